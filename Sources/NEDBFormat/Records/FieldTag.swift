@@ -1,0 +1,37 @@
+/// Field tags of the record body TLV encoding (spec/FORMAT.md §3.4). Tags 0x01–0x7F are
+/// critical (a reader that does not know one must reject the record); tags 0x80–0xFF may be
+/// skipped by readers that do not know them.
+public enum FieldTag: UInt8, CaseIterable, Sendable {
+    case collection = 0x01
+    case id = 0x02
+    case document = 0x03
+    case validFrom = 0x04
+    case validTo = 0x05
+    case causedBy = 0x06
+    case evidence = 0x07
+    case confidence = 0x08
+    case client = 0x09
+    case nonce = 0x0A
+    case idempotencyKey = 0x0B
+    case relation = 0x0C
+    case targetCollection = 0x0D
+    case targetId = 0x0E
+    case indexField = 0x0F
+    case indexKind = 0x10
+    case transaction = 0x11
+    case keyId = 0x12
+    case sealed = 0x13
+    case keyCommitment = 0x14
+    case storeId = 0x20
+    case hashAlgorithm = 0x21
+    case origin = 0x22
+    case encryption = 0x23
+    case checkpointSeq = 0x24
+    case checkpointHash = 0x25
+    case retentionSeq = 0x26
+    case prunedCount = 0x27
+    case prunedType = 0x28
+    case note = 0x29
+
+    public static func isIgnorable(_ raw: UInt8) -> Bool { raw & 0x80 != 0 }
+}

@@ -1,0 +1,35 @@
+/// Turns records into chained frames: validates, seals (in encrypted stores), encodes the body,
+/// and links the chain. One per log writer; not thread-safe.
+public final class RecordEncoder {
+    public let algorithm: HashAlgorithm
+    public let storeId: StoreID
+    public var keyring: Keyring?
+    public private(set) var chain: Hash32
+    let hasher: ChainHasher
+
+    public init(algorithm: HashAlgorithm, storeId: StoreID, keyring: Keyring?, chain: Hash32) {
+        self.algorithm = algorithm
+        self.storeId = storeId
+        self.keyring = keyring
+        self.chain = chain
+        self.hasher = ChainHasher(algorithm)
+    }
+
+    /// Validates `record`, seals it when the store is encrypted, and appends its frame to
+    /// `buffer`. Returns the chain hash. `nonce` fixes the AES-GCM nonce (fixtures only).
+    @discardableResult
+    public func append(_ record: Record, to buffer: inout [UInt8], nonce: [UInt8]? = nil) throws(FormatError) -> Hash32 {
+        try RecordCodec.validateForWriting(record)
+        var stored = record
+        if let keyring, record.type.isSealedWhenEncrypted {
+            guard let key = keyring.current else { throw .wrongKey(Location(seq: record.seq), detail: "no data key available") }
+            stored = try RecordSealer.seal(record, with: key, storeId: storeId, nonce: nonce)
+        }
+        let body = RecordCodec.encodeBody(stored)
+        chain = Frame.append(type: stored.type, body: body, previous: chain, hasher: hasher, to: &buffer)
+        return chain
+    }
+
+    /// Continues from a different chain value (after recovery or at a segment boundary check).
+    public func reset(chain: Hash32) { self.chain = chain }
+}

@@ -1,0 +1,64 @@
+/// A fast structural check of a record body that allocates nothing: seq and time present, tags
+/// strictly ascending, no unknown critical tag, lengths inside the body, fixed-size fields the
+/// right size, and the type's required fields present. Used by full verification; decoding
+/// (`RecordCodec.decode`) checks everything else.
+public enum StructureCheck {
+    /// Returns nil when the body is well-formed, else what is wrong.
+    public static func check(type: RecordType, body: UnsafeRawBufferPointer) -> String? {
+        guard body.count >= 16 else { return "record body shorter than seq and time" }
+        if !type.isKnown {
+            return type.isIgnorable ? nil : "unknown record type 0x\(String(type.rawValue, radix: 16)) is not marked ignorable"
+        }
+        var position = 16
+        var last = -1
+        var present: UInt64 = 0      // bit per known tag below 64
+        var sealed = false
+        while position < body.count {
+            let tag = body[position]
+            position += 1
+            var length: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                guard position < body.count else { return "field 0x\(String(tag, radix: 16)) length runs past the body" }
+                let b = body[position]
+                position += 1
+                length |= UInt64(b & 0x7F) << shift
+                if b & 0x80 == 0 { break }
+                shift += 7
+                if shift > 28 { return "field 0x\(String(tag, radix: 16)) length is too long" }
+            }
+            guard length <= UInt64(body.count - position) else { return "field 0x\(String(tag, radix: 16)) overruns the body" }
+            guard Int(tag) > last else { return "field tags must be strictly ascending" }
+            last = Int(tag)
+            if let known = FieldTag(rawValue: tag) {
+                if let size = fixedSize(known), Int(length) != size {
+                    return "field \(known) must be \(size) bytes, found \(length)"
+                }
+                if known == .sealed { sealed = true }
+                present |= 1 << UInt64(tag & 0x3F)
+            } else if !FieldTag.isIgnorable(tag) {
+                return "unknown critical field tag 0x\(String(tag, radix: 16))"
+            }
+            position += Int(length)
+        }
+        let rules = sealed ? RecordRules.sealedOuter : RecordRules.plaintext(type)
+        if let rules {
+            for tag in rules.required where present & (1 << UInt64(tag.rawValue & 0x3F)) == 0 {
+                return "\(type) record lacks required field \(tag)"
+            }
+        }
+        return nil
+    }
+
+    static func fixedSize(_ tag: FieldTag) -> Int? {
+        switch tag {
+        case .validFrom, .validTo, .confidence, .nonce, .checkpointSeq, .retentionSeq, .prunedCount: return 8
+        case .indexKind, .hashAlgorithm, .encryption, .prunedType: return 1
+        case .transaction: return 12
+        case .keyId: return 4
+        case .keyCommitment, .checkpointHash: return 32
+        case .storeId: return 16
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,264 @@
+/// Everything one segment contributes to a verification, computed independently of the other
+/// segments so segments can be checked in parallel and joined by their chain links.
+struct SegmentCheck: Sendable {
+    var name: String
+    var path: String
+    var fileSize: UInt64 = 0
+    var header: SegmentHeader?
+    var sealed = false
+    var footerMeta: FooterMeta?
+    var footerFrontier: CompactRange?
+    var issues: [FormatError] = []
+    /// Problems in the footer only (derived data: they do not shorten the verified prefix).
+    var footerIssues: [FormatError] = []
+    var damages: [ScanDamage] = []
+    var firstSeq: UInt64?
+    var lastSeq: UInt64?
+    var lastChain: Hash32?
+    var records: UInt64 = 0
+    var pruned: UInt64 = 0
+    var genesis: Record?
+    var compaction: [Record] = []
+    /// Records before the first problem in this segment, their last chain hash, and the aligned
+    /// subtrees covering them.
+    var cleanCount: UInt64 = 0
+    var cleanChain: Hash32?
+    var cleanDecomposition: [(level: Int, hash: Hash32)]?
+    /// Aligned subtrees covering all scanned records (nil in quick mode for sealed segments).
+    var decomposition: [(level: Int, hash: Hash32)]?
+    /// For checkpoint seqs inside this segment: their chain hash and the subtrees up to them.
+    var checkpointChains: [UInt64: Hash32] = [:]
+    var checkpointDecompositions: [UInt64: [(level: Int, hash: Hash32)]] = [:]
+    var lastTime: Microseconds?
+    /// Bytes of all frames scanned.
+    var frameBytes: UInt64 = 0
+}
+
+extension StoreVerifier {
+    /// Scans and checks one segment file.
+    static func checkSegment(path: String, options: VerifyOptions, fs: FileSystem,
+                             checkpointSeqs: Set<UInt64>, progress: ProgressCounter) -> SegmentCheck {
+        var result = SegmentCheck(name: PathUtil.lastComponent(path), path: path)
+        let segment: SegmentFile
+        do {
+            segment = try SegmentFile.open(fs: fs, path: path)
+        } catch {
+            result.issues.append(error)
+            return result
+        }
+        result.fileSize = segment.size
+        let header = segment.header
+        result.header = header
+        result.sealed = segment.isSealed
+        let full = options.mode == .full
+        let hasher = MerkleHasher(header.hashAlgorithm)
+        let chainHasher = ChainHasher(header.hashAlgorithm)
+        var offsets: [UInt64] = []
+        var knownOffsets: [UInt64]? = nil
+        // Quick mode trusts a sealed segment's stored Merkle levels (after their CRC check)
+        // instead of recomputing them; full mode recomputes and compares.
+        var storedLevels: MerkleLevels? = nil
+        if let footer = segment.footer {
+            result.footerMeta = footer.meta
+            do { knownOffsets = try footer.recordOffsets(file: path, reader: segment.reader) } catch { result.footerIssues.append(error) }
+            do { storedLevels = try footer.levels(hasher: hasher, file: path, reader: segment.reader) } catch { result.footerIssues.append(error) }
+        }
+        if let e = segment.footerError { result.footerIssues.append(e) }
+        let buildLevels = full || storedLevels == nil
+        var levels = MerkleLevels(hasher: hasher, firstLeaf: header.firstSeq)
+        var scanner = segment.scanner(limitSeq: options.limitSeq, knownOffsets: knownOffsets)
+        var previous = header.previousChain
+        var expected = header.firstSeq
+        var afterDamage = false
+        var clean = true
+        var lastTime: Microseconds? = nil
+        let keyOptions = RecordCodec.Options(checkCanonicalDocuments: true)
+        var bytesSinceReport: UInt64 = 0
+        func decomposition(upTo end: UInt64) -> [(level: Int, hash: Hash32)] {
+            (buildLevels ? levels : storedLevels ?? levels).decomposition(upTo: end)
+        }
+        func endClean() {
+            guard clean else { return }
+            clean = false
+            result.cleanCount = result.records
+            result.cleanChain = result.lastChain
+            result.cleanDecomposition = decomposition(upTo: header.firstSeq + result.records)
+        }
+        func problem(_ e: FormatError) {
+            result.issues.append(e)
+            endClean()
+        }
+        if let nameSeq = SegmentName.parse(result.name), nameSeq != header.firstSeq {
+            problem(.reorderedSegment(Location(file: path, offset: 40),
+                detail: "file is named for seq \(nameSeq) but its header says it starts at seq \(header.firstSeq)"))
+        }
+
+        while true {
+            let event: ScanEvent?
+            do { event = try scanner.next() } catch {
+                problem(error)
+                break
+            }
+            guard let event else { break }
+            switch event {
+            case let .damage(d):
+                result.damages.append(d)
+                endClean()
+                afterDamage = true
+            case let .record(frame):
+                let at = Location(file: path, offset: frame.offset, seq: frame.seq)
+                if frame.seq != expected {
+                    if afterDamage && frame.seq > expected {
+                        // Records were lost in the damage already reported.
+                    } else {
+                        problem(.chainBreak(at, detail: "seq \(frame.seq) where seq \(expected) was expected"))
+                    }
+                    // Leaves must stay contiguous: a gap or overlap ends Merkle accumulation.
+                }
+                let contiguous = frame.seq == header.firstSeq + result.records
+                if frame.view.type == .pruned {
+                    result.pruned += 1
+                } else if full && !afterDamage {
+                    let computed = frame.withRecordBytes { chainHasher.chain(previous: previous, typeAndBody: $0) }
+                    if computed != frame.view.storedChain {
+                        problem(.hashMismatch(at, expected: computed, found: frame.view.storedChain))
+                    }
+                }
+                if full {
+                    let structural = frame.buffer.withUnsafeBytes { raw in
+                        StructureCheck.check(type: frame.view.type, body: UnsafeRawBufferPointer(rebasing: raw[frame.view.bodyRange]))
+                    }
+                    if let s = structural { problem(.malformed(at, detail: s)) }
+                }
+                if let t = lastTime, frame.time < t {
+                    problem(.malformed(at, detail: "transaction time \(frame.time) is earlier than the previous record's \(t)"))
+                }
+                lastTime = frame.time
+                if frame.seq == 0 || frame.view.type == .genesis || frame.view.type == .compaction
+                    || options.checkDocuments || options.keyring != nil {
+                    check(frame: frame, at: at, header: header, options: options, keyOptions: keyOptions,
+                          result: &result, problem: problem)
+                }
+                if contiguous {
+                    offsets.append(frame.offset)
+                    if buildLevels { levels.append(frame.view.storedChain) }
+                    result.records += 1
+                    if result.firstSeq == nil { result.firstSeq = frame.seq }
+                    result.lastSeq = frame.seq
+                    result.lastChain = frame.view.storedChain
+                    if checkpointSeqs.contains(frame.seq) {
+                        result.checkpointChains[frame.seq] = frame.view.storedChain
+                        if buildLevels { result.checkpointDecompositions[frame.seq] = levels.decomposition(upTo: frame.seq + 1) }
+                    }
+                }
+                previous = frame.view.storedChain
+                expected = frame.seq &+ 1
+                afterDamage = false
+                bytesSinceReport += UInt64(frame.view.frameLength)
+                result.frameBytes += UInt64(frame.view.frameLength)
+                if bytesSinceReport >= 4 << 20 {
+                    progress.add(bytesSinceReport)
+                    bytesSinceReport = 0
+                }
+            }
+        }
+        progress.add(bytesSinceReport)
+        result.lastTime = lastTime
+        if !buildLevels, let stored = storedLevels {
+            for seq in checkpointSeqs where result.checkpointChains[seq] != nil {
+                result.checkpointDecompositions[seq] = stored.decomposition(upTo: seq + 1)
+            }
+        }
+        endClean()
+        result.decomposition = decomposition(upTo: header.firstSeq + result.records)
+        if let footer = segment.footer, result.damages.isEmpty,
+           options.limitSeq == nil || (result.lastSeq ?? 0) >= footer.meta.lastSeq {
+            checkFooter(footer, segment: segment, computed: full ? levels : nil, stored: storedLevels, offsets: offsets,
+                        result: &result)
+        }
+        return result
+    }
+
+    /// Decodes a record for the checks that need its fields.
+    static func check(frame: ScannedFrame, at: Location, header: SegmentHeader, options: VerifyOptions,
+                      keyOptions: RecordCodec.Options, result: inout SegmentCheck, problem: (FormatError) -> Void) {
+        let decodeOptions = RecordCodec.Options(checkCanonicalDocuments: options.checkDocuments)
+        var record: Record
+        do { record = try frame.decode(file: at.file, options: decodeOptions) } catch {
+            problem(error)
+            return
+        }
+        if frame.seq == 0 {
+            if record.type != .genesis {
+                problem(.malformed(at, detail: "seq 0 must be the genesis record, found \(record.type)"))
+            } else {
+                result.genesis = record
+            }
+        } else if record.type == .genesis {
+            problem(.malformed(at, detail: "a genesis record may only appear at seq 0"))
+        }
+        if record.type == .compaction { result.compaction.append(record) }
+        if let keyring = options.keyring, record.isSealed {
+            do { record = try RecordSealer.open(record, keyring: keyring, location: at, options: keyOptions) } catch {
+                problem(error)
+            }
+        } else if record.isSealed && !header.encrypted {
+            problem(.malformed(at, detail: "sealed record in a segment not marked encrypted"))
+        } else if !record.isSealed && header.encrypted && record.type.isSealedWhenEncrypted {
+            problem(.malformed(at, detail: "\(record.type) record is not sealed in an encrypted store"))
+        }
+    }
+
+    /// Compares the footer with what the scan found.
+    static func checkFooter(_ footer: FooterIndex, segment: SegmentFile, computed: MerkleLevels?, stored: MerkleLevels?,
+                            offsets: [UInt64], result: inout SegmentCheck) {
+        let path = segment.path
+        let meta = footer.meta
+        let at = Location(file: path, offset: footer.dataEnd)
+        var mismatches: [String] = []
+        if meta.recordCount != result.records { mismatches.append("record count \(meta.recordCount) vs \(result.records) found") }
+        if meta.firstSeq != segment.header.firstSeq { mismatches.append("first seq \(meta.firstSeq) vs header \(segment.header.firstSeq)") }
+        if let last = result.lastSeq, meta.lastSeq != last { mismatches.append("last seq \(meta.lastSeq) vs \(last) found") }
+        if let chain = result.lastChain, meta.chainHead != chain { mismatches.append("chain head \(meta.chainHead.hex) vs \(chain.hex) found") }
+        if let t = result.lastTime, meta.lastTime != t { mismatches.append("last time \(meta.lastTime) vs \(t) found") }
+        if meta.logicalLength != result.frameBytes {
+            mismatches.append("logical length \(meta.logicalLength) vs \(result.frameBytes) bytes of frames")
+        }
+        if let index = try? footer.recordOffsets(file: path, reader: segment.reader), index != offsets {
+            mismatches.append("record offset index differs from the records")
+        }
+        if let computed, let stored, stored != computed { mismatches.append("Merkle levels differ from the records' hashes") }
+        do {
+            result.footerFrontier = try footer.frontier(hasher: MerkleHasher(segment.header.hashAlgorithm), file: path, reader: segment.reader)
+        } catch { result.footerIssues.append(error) }
+        if segment.header.compressed {
+            do {
+                let blocks = try footer.blocks(file: path, reader: segment.reader)
+                let covered = blocks.reduce(UInt64(0)) { $0 + UInt64($1.recordCount) }
+                if covered != meta.recordCount { mismatches.append("block table covers \(covered) of \(meta.recordCount) records") }
+            } catch { result.footerIssues.append(error) }
+        }
+        if !mismatches.isEmpty {
+            result.footerIssues.append(.footerMismatch(at, detail: mismatches.joined(separator: "; ")))
+        }
+    }
+}
+
+/// A thread-safe byte counter that forwards progress.
+final class ProgressCounter: @unchecked Sendable {
+    private let mutex = PthreadMutex()
+    private var done: UInt64 = 0
+    let total: UInt64
+    let callback: (@Sendable (UInt64, UInt64) -> Void)?
+
+    init(total: UInt64, callback: (@Sendable (UInt64, UInt64) -> Void)?) {
+        self.total = total
+        self.callback = callback
+    }
+
+    func add(_ n: UInt64) {
+        guard let callback, n > 0 else { return }
+        let now = mutex.locked { done += n; return done }
+        callback(now, total)
+    }
+}

@@ -1,0 +1,357 @@
+import Dispatch
+
+/// Verifies a store directory as spec/FORMAT.md §13 describes: every segment is scanned (in
+/// parallel), then the segments are joined by their chain links, the Merkle tree is rebuilt,
+/// and the manifest and checkpoints are compared with the log.
+public enum StoreVerifier {
+    public static func verify(directory: String, fs: FileSystem = PosixFileSystem(),
+                              options: VerifyOptions = VerifyOptions()) -> VerifyReport {
+        var report = VerifyReport()
+        report.mode = options.mode
+        report.decrypted = options.keyring != nil
+        var issues: [FormatError] = []
+        let layout = StoreLayout(root: directory)
+        let names: [String]
+        do { names = try layout.segmentNames(fs: fs) } catch {
+            report.issues = [error]
+            return report
+        }
+        guard !names.isEmpty else {
+            report.issues = [.missingSegment(Location(file: layout.segments), detail: "the store has no segment files")]
+            return report
+        }
+        // Checkpoints first, so segment scans can note the chain hashes they bind to.
+        var checkpointFiles: [(name: String, header: CheckpointHeader, hash: Hash32, payload: [UInt8])] = []
+        if options.checkCheckpoints {
+            for name in layout.checkpointNames(fs: fs) {
+                let path = PathUtil.join(layout.checkpoints, name)
+                do {
+                    let bytes = try fs.readAll(path)
+                    let parsed = try CheckpointContainer.parse(bytes, file: path)
+                    checkpointFiles.append((name, parsed.header, parsed.hash, parsed.payload))
+                } catch let e as FormatError {
+                    issues.append(e)
+                    report.checkpoints.append(CheckpointSummary(name: name, seq: CheckpointContainer.parseName(name), valid: false))
+                } catch let e as SystemError {
+                    issues.append(.system(e))
+                    report.checkpoints.append(CheckpointSummary(name: name, seq: CheckpointContainer.parseName(name), valid: false))
+                } catch {}
+            }
+        }
+        let checkpointSeqs = Set(checkpointFiles.map(\.header.seq))
+        let paths = names.map { PathUtil.join(layout.segments, $0) }
+        var total: UInt64 = 0
+        for path in paths {
+            if let f = try? fs.openForReading(path) { total += (try? f.size()) ?? 0; f.close() }
+        }
+        let progress = ProgressCounter(total: total, callback: options.progress)
+        // Join in log order: by the segment number in each header (a file whose name disagrees
+        // with its header was reported as reordered by its own check).
+        let checks = runParallel(paths: paths, options: options, fs: fs, checkpointSeqs: checkpointSeqs, progress: progress)
+            .enumerated().sorted { a, b in
+                switch (a.element.header, b.element.header) {
+                case let (x?, y?): return (x.segmentNumber, x.firstSeq, a.offset) < (y.segmentNumber, y.firstSeq, b.offset)
+                default: return a.offset < b.offset
+                }
+            }.map(\.element)
+        let joined = join(checks, options: options, issues: &issues, report: &report)
+        if options.checkManifest { checkManifest(layout: layout, fs: fs, checks: checks, report: report, issues: &issues) }
+        if options.checkCheckpoints {
+            checkCheckpoints(checkpointFiles, layout: layout, joined: joined, options: options, report: &report, issues: &issues)
+        }
+        report.omittedIssues = max(0, issues.count - options.maxIssues)
+        report.issues = Array(issues.prefix(options.maxIssues))
+        return report
+    }
+
+    static func runParallel(paths: [String], options: VerifyOptions, fs: FileSystem, checkpointSeqs: Set<UInt64>,
+                            progress: ProgressCounter) -> [SegmentCheck] {
+        let results = ResultSlots<SegmentCheck>(count: paths.count)
+        let workers = max(1, min(options.parallelism, paths.count))
+        if workers == 1 {
+            for (i, path) in paths.enumerated() {
+                results.set(i, checkSegment(path: path, options: options, fs: fs, checkpointSeqs: checkpointSeqs, progress: progress))
+            }
+        } else {
+            let next = ResultSlots<Int>(count: 1)
+            next.set(0, 0)
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while let i = next.takeNext(limit: paths.count) {
+                    results.set(i, checkSegment(path: paths[i], options: options, fs: fs,
+                                                checkpointSeqs: checkpointSeqs, progress: progress))
+                }
+            }
+        }
+        return results.values.compactMap { $0 }
+    }
+
+    /// What the join produced for later checks.
+    struct Joined {
+        /// Compact range at the start of each segment (by index), when known.
+        var startRanges: [CompactRange?]
+        var head: LogHead?
+        var chains: [UInt64: Hash32]
+        var checkpointRoots: [UInt64: Hash32] = [:]
+        var lastSeq: UInt64?
+    }
+
+    static func join(_ checks: [SegmentCheck], options: VerifyOptions, issues: inout [FormatError],
+                     report: inout VerifyReport) -> Joined {
+        var joined = Joined(startRanges: [], head: nil, chains: [:], lastSeq: nil)
+        guard let firstHeader = checks.compactMap(\.header).first else {
+            for c in checks { issues.append(contentsOf: c.issues) }
+            return joined
+        }
+        let algorithm = firstHeader.hashAlgorithm
+        let hasher = MerkleHasher(algorithm)
+        report.storeId = firstHeader.storeId
+        report.hashAlgorithm = algorithm
+        report.encrypted = firstHeader.encrypted
+        if let keyring = options.keyring, keyring.storeId != firstHeader.storeId {
+            issues.append(.wrongKey(Location(), detail: "the key file belongs to store \(keyring.storeId), not \(firstHeader.storeId)"))
+        }
+        var range: CompactRange? = CompactRange(hasher: hasher)
+        var headOpen = true          // still extending the clean prefix
+        var previous: SegmentCheck? = nil
+        var expectedNumber: UInt64 = 0
+        for (index, check) in checks.enumerated() {
+            let isLast = index == checks.count - 1
+            report.segments.append(SegmentSummary(name: check.name, segmentNumber: check.header?.segmentNumber,
+                                                  firstSeq: check.firstSeq ?? check.header?.firstSeq, lastSeq: check.lastSeq,
+                                                  records: check.records, fileSize: check.fileSize, sealed: check.sealed,
+                                                  compressed: check.header?.compressed ?? false, pruned: check.pruned))
+            report.records += check.records
+            report.bytes += check.fileSize
+            report.prunedRecords += check.pruned
+            joined.startRanges.append(range)
+            guard let header = check.header else {
+                issues.append(contentsOf: check.issues)
+                headOpen = false
+                range = nil
+                continue
+            }
+            let at = Location(file: check.path, offset: 0, seq: header.firstSeq)
+            var linked = true
+            if header.storeId != firstHeader.storeId {
+                issues.append(.reorderedSegment(Location(file: check.path, offset: 16),
+                                                detail: "belongs to store \(header.storeId), not \(firstHeader.storeId)"))
+                linked = false
+            }
+            if header.hashAlgorithm != algorithm || header.encrypted != firstHeader.encrypted {
+                issues.append(.malformed(at, detail: "hash algorithm or encryption differs from the first segment"))
+                linked = false
+            }
+            // Position: segment numbers and seqs must continue the previous segment.
+            if header.segmentNumber != expectedNumber {
+                if header.segmentNumber > expectedNumber, previous == nil || header.firstSeq > (previous?.lastSeq ?? 0) + 1 {
+                    let missing = header.segmentNumber - expectedNumber
+                    issues.append(.missingSegment(at, detail: "segment number \(header.segmentNumber) follows \(expectedNumber == 0 ? "the start of the log" : "segment \(expectedNumber - 1)"): \(missing) segment(s) absent"
+                        + (previous.map { " (seqs \(($0.lastSeq ?? 0) + 1)…\(header.firstSeq - 1))" } ?? "")))
+                } else {
+                    issues.append(.reorderedSegment(at, detail: "segment number \(header.segmentNumber) is out of place (expected \(expectedNumber))"))
+                }
+                linked = false
+            } else if let previous, let prevLast = previous.lastSeq, header.firstSeq != prevLast + 1, previous.damages.isEmpty {
+                if header.firstSeq > prevLast + 1 {
+                    issues.append(.missingSegment(at, detail: "seqs \(prevLast + 1)…\(header.firstSeq - 1) are missing before this segment"))
+                } else {
+                    issues.append(.chainBreak(at, detail: "segment starts at seq \(header.firstSeq), overlapping the previous segment (last seq \(prevLast))"))
+                }
+                linked = false
+            } else if previous == nil && header.firstSeq != 0 {
+                issues.append(.missingSegment(at, detail: "the first segment starts at seq \(header.firstSeq), not 0"))
+                linked = false
+            }
+            if linked, let previous, let prevChain = previous.lastChain, previous.damages.isEmpty,
+               header.previousChain != prevChain {
+                issues.append(.chainBreak(Location(file: check.path, offset: 48, seq: header.firstSeq),
+                    detail: "header's previous chain hash \(header.previousChain.hex) is not the chain hash \(prevChain.hex) of seq \(previous.lastSeq ?? 0)"))
+                linked = false
+            }
+            if linked, previous == nil, header.previousChain != .zero {
+                issues.append(.chainBreak(Location(file: check.path, offset: 48), detail: "the first segment's previous chain hash must be zero"))
+                linked = false
+            }
+            if !check.sealed && !isLast {
+                issues.append(.malformed(Location(file: check.path), detail: "only the last segment may be unsealed"))
+            }
+            // Damage: a torn tail only at the end of the final, unsealed segment.
+            var segmentIssues = check.issues + check.footerIssues
+            for d in check.damages {
+                if isLast && !check.sealed && d.reachesEnd {
+                    segmentIssues.append(.tornTail(Location(file: check.path, offset: d.start, seq: d.reason.location.seq),
+                        detail: "\(d.end - d.start) bytes at the end of the log do not form a complete record (\(d.reason.detail))"))
+                } else {
+                    segmentIssues.append(d.reason)
+                }
+            }
+            segmentIssues.sort { ($0.location.offset ?? 0) < ($1.location.offset ?? 0) }
+            issues.append(contentsOf: segmentIssues)
+            if let g = check.genesis {
+                if g.storeId != header.storeId || g.hashAlgorithm != algorithm
+                    || (g.encryption == .aes256gcm) != header.encrypted {
+                    issues.append(.malformed(Location(file: check.path, seq: 0), detail: "the genesis record does not match the segment headers"))
+                }
+            }
+            for c in check.compaction {
+                if let r = c.retentionSeq, c.prunedCount ?? 0 > 0, check.pruned > 0, c.seq <= r {
+                    issues.append(.malformed(Location(file: check.path, seq: c.seq), detail: "compaction record precedes its retention point"))
+                }
+            }
+            // Merkle: extend the global compact range with this segment's subtrees.
+            if !linked { range = nil }
+            if var r = range, r.size == header.firstSeq {
+                if let decomposition = check.decomposition {
+                    for (level, h) in decomposition { r.append(subtree: h, level: level) }
+                    range = r
+                } else if let frontier = check.footerFrontier, frontier.size == (check.lastSeq ?? 0) + 1 {
+                    range = frontier
+                } else {
+                    range = nil
+                }
+                if let frontier = check.footerFrontier, let current = range, options.mode == .full,
+                   check.damages.isEmpty, current.size == frontier.size, current != frontier {
+                    issues.append(.footerMismatch(Location(file: check.path), detail: "the footer's compact range differs from the recomputed tree"))
+                }
+                if let meta = check.footerMeta, let current = range, options.mode == .full, check.damages.isEmpty,
+                   current.size == meta.lastSeq + 1, current.root != meta.root {
+                    issues.append(.footerMismatch(Location(file: check.path), detail: "the footer's Merkle root \(meta.root.hex) differs from the recomputed root \(current.root.hex)"))
+                }
+            } else {
+                range = nil
+            }
+            for (seq, chain) in check.checkpointChains { joined.chains[seq] = chain }
+            if linked, let start = joined.startRanges[index], start.size == header.firstSeq {
+                for (seq, decomposition) in check.checkpointDecompositions {
+                    var r = start
+                    for (level, h) in decomposition { r.append(subtree: h, level: level) }
+                    if r.size == seq + 1 { joined.checkpointRoots[seq] = r.root }
+                }
+            }
+            // Head: the longest clean prefix.
+            if headOpen && linked {
+                let cleanAll = check.issues.isEmpty && check.damages.isEmpty
+                if check.cleanCount > 0, let chain = check.cleanChain {
+                    let seq = header.firstSeq + check.cleanCount - 1
+                    var root: Hash32? = nil
+                    if cleanAll, let r = range, r.size == seq + 1 {
+                        root = r.root
+                    } else if var r = joined.startRanges[index], let d = check.cleanDecomposition, r.size == header.firstSeq {
+                        for (level, h) in d { r.append(subtree: h, level: level) }
+                        if r.size == seq + 1 { root = r.root }
+                    }
+                    joined.head = root.map { LogHead(seq: seq, chain: chain, root: $0) }
+                }
+                if !cleanAll { headOpen = false }
+            } else {
+                headOpen = false
+            }
+            joined.lastSeq = check.lastSeq ?? joined.lastSeq
+            previous = check
+            expectedNumber = header.segmentNumber + 1
+        }
+        report.head = joined.head
+        return joined
+    }
+
+    static func checkManifest(layout: StoreLayout, fs: FileSystem, checks: [SegmentCheck], report: VerifyReport,
+                              issues: inout [FormatError]) {
+        let path = layout.manifest
+        guard fs.exists(path) else {
+            issues.append(.manifestMismatch(Location(file: path), detail: "MANIFEST is missing (it can be rebuilt from the segments)"))
+            return
+        }
+        let manifest: Manifest
+        do { manifest = try Manifest.decode(try fs.readAll(path), file: path) } catch let e as FormatError {
+            issues.append(.manifestMismatch(e.location, detail: e.detail))
+            return
+        } catch let e as SystemError {
+            issues.append(.system(e))
+            return
+        } catch { return }
+        var problems: [String] = []
+        if let id = report.storeId, manifest.storeId != id { problems.append("store id \(manifest.storeId) differs") }
+        if let alg = report.hashAlgorithm, manifest.hashAlgorithm != alg { problems.append("hash algorithm differs") }
+        if manifest.encrypted != report.encrypted { problems.append("encryption flag differs") }
+        let listed = manifest.segments.map(\.fileName)
+        let present = checks.map(\.name)
+        for name in listed where !present.contains(name) { problems.append("lists \(name), which does not exist") }
+        for name in present where !listed.contains(name) { problems.append("does not list \(name)") }
+        for entry in manifest.segments {
+            guard let c = checks.first(where: { $0.name == entry.fileName }), let header = c.header else { continue }
+            if entry.segmentNumber != header.segmentNumber || entry.firstSeq != header.firstSeq {
+                problems.append("entry for \(entry.fileName) names segment \(entry.segmentNumber) at seq \(entry.firstSeq), the file holds segment \(header.segmentNumber) at seq \(header.firstSeq)")
+            } else if entry.state != .active {
+                let lastSeq = c.footerMeta?.lastSeq ?? c.lastSeq
+                let chain = c.footerMeta?.chainHead ?? c.lastChain
+                if lastSeq != entry.lastSeq || c.fileSize != entry.fileSize || chain != entry.chainHead {
+                    problems.append("entry for \(entry.fileName) does not match the sealed segment")
+                }
+            } else if entry.fileSize > c.fileSize {
+                problems.append("active segment \(entry.fileName) is shorter than the manifest says")
+            }
+        }
+        if !problems.isEmpty {
+            issues.append(.manifestMismatch(Location(file: path), detail: problems.joined(separator: "; ")))
+        }
+    }
+
+    static func checkCheckpoints(_ files: [(name: String, header: CheckpointHeader, hash: Hash32, payload: [UInt8])],
+                                 layout: StoreLayout, joined: Joined, options: VerifyOptions,
+                                 report: inout VerifyReport, issues: inout [FormatError]) {
+        for file in files {
+            let path = PathUtil.join(layout.checkpoints, file.name)
+            let h = file.header
+            var problem: FormatError? = nil
+            if CheckpointContainer.parseName(file.name) != h.seq {
+                problem = .checkpointMismatch(Location(file: path, offset: 32), detail: "file is named for another seq than its header's \(h.seq)")
+            } else if let id = report.storeId, h.storeId != id {
+                problem = .checkpointMismatch(Location(file: path, offset: 16), detail: "checkpoint belongs to store \(h.storeId)")
+            } else if let chain = joined.chains[h.seq] {
+                if chain != h.chainHead {
+                    problem = .checkpointMismatch(Location(file: path, offset: 40, seq: h.seq),
+                        detail: "bound chain hash \(h.chainHead.hex) is not the log's \(chain.hex) at seq \(h.seq)")
+                }
+            } else if let last = joined.lastSeq, h.seq > last {
+                problem = .checkpointMismatch(Location(file: path, seq: h.seq), detail: "checkpoint at seq \(h.seq) is beyond the log's last seq \(last)")
+            }
+            if problem == nil, options.mode == .full, let rootCheck = rootAt(seq: h.seq, joined: joined, report: report) {
+                if rootCheck != h.root {
+                    problem = .checkpointMismatch(Location(file: path, offset: 72, seq: h.seq),
+                        detail: "bound Merkle root \(h.root.hex) is not the log's \(rootCheck.hex) at seq \(h.seq)")
+                }
+            }
+            if problem == nil, options.mode == .full, let hook = options.checkpointState {
+                problem = hook(h, file.payload, path)
+            }
+            if let problem { issues.append(problem) }
+            report.checkpoints.append(CheckpointSummary(name: file.name, seq: h.seq, valid: problem == nil))
+        }
+        report.checkpoints.sort { ($0.seq ?? 0) < ($1.seq ?? 0) }
+    }
+
+    /// Not stored during the join: checkpoint roots are recomputed by `rootAt` from what the
+    /// segment checks kept.
+    static func rootAt(seq: UInt64, joined: Joined, report: VerifyReport) -> Hash32? {
+        joined.checkpointRoots[seq]
+    }
+}
+
+/// Fixed slots filled from several threads.
+final class ResultSlots<T>: @unchecked Sendable {
+    private let mutex = PthreadMutex()
+    private(set) var values: [T?]
+
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ v: T) { mutex.locked { values[i] = v } }
+
+    /// Atomically takes the next index (stored in slot 0 of an Int slot array).
+    func takeNext(limit: Int) -> Int? where T == Int {
+        mutex.locked {
+            guard let current = values[0], current < limit else { return nil }
+            values[0] = current + 1
+            return current
+        }
+    }
+}
