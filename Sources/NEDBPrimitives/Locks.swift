@@ -22,7 +22,7 @@ public final class PthreadMutex: @unchecked Sendable {
     public func unlock() { pthread_mutex_unlock(pointer) }
 
     @inline(__always)
-    public func locked<R>(_ body: () throws -> R) rethrows -> R {
+    public func locked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(pointer)
         defer { pthread_mutex_unlock(pointer) }
         return try body()
@@ -64,14 +64,14 @@ public final class ReadWriteLock: @unchecked Sendable {
     }
 
     @inline(__always)
-    public func reading<R>(_ body: () throws -> R) rethrows -> R {
+    public func reading<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_rwlock_rdlock(pointer)
         defer { pthread_rwlock_unlock(pointer) }
         return try body()
     }
 
     @inline(__always)
-    public func writing<R>(_ body: () throws -> R) rethrows -> R {
+    public func writing<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_rwlock_wrlock(pointer)
         defer { pthread_rwlock_unlock(pointer) }
         return try body()
