@@ -1,10 +1,222 @@
 import NEDBFormat
 
-/// The spec test vectors (spec/vectors/).
+/// The spec test vectors (spec/vectors/): bytes ↔ fields ↔ hashes for every structure, so an
+/// independent implementation can be checked without this code.
 public enum Vectors {
+    public static let storeId = StoreID(bytes: (0..<16).map { UInt8($0) })!
+
     /// Writes every vector file; returns how many.
     public static func generate(into directory: String) throws -> Int {
         try PosixFileSystem().createDirectory(directory)
-        return 0
+        let files: [(String, JSONValue)] = [
+            ("jcs.json", try jcs()),
+            ("records.json", try records()),
+            ("merkle.json", try merkle()),
+            ("notes.json", try notes()),
+            ("encryption.json", try encryption()),
+            ("segment.json", try segment()),
+            ("timestamps.json", timestamps()),
+        ]
+        for (name, value) in files {
+            try FileEdits.write(Array(PrettyJSON.render(value).utf8), to: PathUtil.join(directory, name))
+        }
+        return files.count
+    }
+
+    static func hex(_ b: [UInt8]) -> JSONValue { .string(Hex.encode(b)) }
+    static func num(_ v: UInt64) -> JSONValue { .number(Double(v)) }
+
+    static func jcs() throws -> JSONValue {
+        let inputs = [
+            #"{"b": 2, "a": 1, "c": {"z": [3, 2, 1], "y": null}}"#,
+            #"[1.0, 100, 1e21, 1e20, 1e-7, 0.000001, -0.0, 5e-324, 333333333.33333329, 1E30, 4.50, 2e-3]"#,
+            #"{"\u20ac": "euro", "\ud83d\ude00": "emoji", "\u0080": "c1", "a": "ascii", "A": "upper"}"#,
+            #""tab\tnewline\ncontrol\u0001quote\"backslash\\slash\/unicode\u00e9""#,
+            #"{"name": "Alice", "age": 31, "status": "active", "bio": "rust hacker"}"#,
+            #"[true, false, null, "", [], {}]"#,
+        ]
+        return .array(try inputs.map { input in
+            .object(["input": .string(input), "canonical": .string(String(decoding: try JCS.canonicalize(input), as: UTF8.self))])
+        })
+    }
+
+    static func sampleRecords() -> [Record] {
+        var g = Record(type: .genesis, seq: 0, time: 1_700_000_000_000_000)
+        g.storeId = storeId; g.hashAlgorithm = .blake2b256; g.encryption = EncryptionMode.none; g.origin = "nedb.example/vectors"
+        var p = Record(type: .put, seq: 1, time: 1_700_000_000_000_001)
+        p.collection = "users"; p.id = "alice"
+        p.document = JCS.serialize(["name": "Alice", "age": 31, "status": "active", "bio": "rust hacker"])
+        var q = Record(type: .put, seq: 2, time: 1_700_000_000_000_002)
+        q.collection = "policy"; q.id = "rate_2024"; q.document = JCS.serialize(["pct": 5.0])
+        q.validFrom = Timestamp.parse("2024-01-01"); q.validTo = Timestamp.parse("2024-12-31")
+        q.causedBy = [1]; q.evidence = "board decision"; q.confidence = 0.95
+        q.client = "app"; q.nonce = 1; q.idempotencyKey = "rate-2024"
+        var d = Record(type: .delete, seq: 3, time: 1_700_000_000_000_003)
+        d.collection = "users"; d.id = "alice"; d.transaction = TransactionMark(firstSeq: 3, count: 2)
+        var l = Record(type: .link, seq: 4, time: 1_700_000_000_000_004)
+        l.collection = "users"; l.id = "alice"; l.relation = "follows"; l.targetCollection = "users"; l.targetId = "bob"
+        l.transaction = TransactionMark(firstSeq: 3, count: 2)
+        var i = Record(type: .defineIndex, seq: 5, time: 1_700_000_000_000_005)
+        i.collection = "users"; i.indexField = "status"; i.indexKind = .eq
+        var a = Record(type: .annotation, seq: 6, time: 1_700_000_000_000_006)
+        a.note = "ignorable: readers that do not know type 0x81 skip it"
+        a.extraFields = [ExtraField(tag: 0xA0, value: [0xDE, 0xAD])]
+        return [g, p, q, d, l, i, a]
+    }
+
+    static func records() throws -> JSONValue {
+        var out: [JSONValue] = []
+        for alg in HashAlgorithm.allCases {
+            let hasher = ChainHasher(alg)
+            var previous = Hash32.zero
+            var tree = InMemoryMerkleTree(hasher: MerkleHasher(alg))
+            for r in sampleRecords() {
+                var rec = r
+                if rec.type == .genesis { rec.hashAlgorithm = alg }
+                let body = RecordCodec.encodeBody(rec)
+                let (frame, chain) = Frame.encode(type: rec.type, body: body, previous: previous, hasher: hasher)
+                tree.append(chain)
+                out.append(.object([
+                    "algorithm": .string(alg.description),
+                    "fields": RecordJSON.encode(rec),
+                    "type_byte": num(UInt64(rec.type.rawValue)),
+                    "body_hex": hex(body),
+                    "previous_chain": .string(previous.hex),
+                    "chain": .string(chain.hex),
+                    "frame_hex": hex(frame),
+                    "merkle_root_after": .string(try tree.rootHash(size: tree.size).hex),
+                ]))
+                previous = chain
+            }
+        }
+        return .array(out)
+    }
+
+    static func merkle() throws -> JSONValue {
+        var out: [JSONValue] = []
+        for alg in HashAlgorithm.allCases {
+            let hasher = MerkleHasher(alg)
+            let data: [[UInt8]] = (0..<8).map { [UInt8($0)] }
+            let leaves = data.map { hasher.leaf($0) }
+            let tree = InMemoryMerkleTree(hasher: hasher, leaves: leaves)
+            var roots: [JSONValue] = [.object(["size": 0, "root": .string(hasher.emptyRoot.hex)])]
+            var inclusion: [JSONValue] = []
+            var consistency: [JSONValue] = []
+            for n in 1...8 {
+                roots.append(.object(["size": num(UInt64(n)), "root": .string(try tree.rootHash(size: UInt64(n)).hex)]))
+                for m in 0..<n {
+                    inclusion.append(.object(["size": num(UInt64(n)), "index": num(UInt64(m)),
+                                              "path": .array(try tree.inclusionProof(index: UInt64(m), size: UInt64(n)).map { .string($0.hex) })]))
+                }
+                for m in 1...n {
+                    consistency.append(.object(["old_size": num(UInt64(m)), "new_size": num(UInt64(n)),
+                                                "proof": .array(try tree.consistencyProof(oldSize: UInt64(m), newSize: UInt64(n)).map { .string($0.hex) })]))
+                }
+            }
+            out.append(.object([
+                "algorithm": .string(alg.description),
+                "leaf_data": .array(data.map(hex)),
+                "leaf_hashes": .array(leaves.map { .string($0.hex) }),
+                "roots": .array(roots), "inclusion": .array(inclusion), "consistency": .array(consistency),
+            ]))
+        }
+        return .array(out)
+    }
+
+    static func notes() throws -> JSONValue {
+        let signer = try NoteSigner(name: "nedb.example/vectors", key: try Ed25519.SigningKey(seed: (0..<32).map { UInt8($0) }))
+        let alg = HashAlgorithm.blake2b256
+        let checkpoint = TreeCheckpoint(origin: "nedb.example/vectors", lastSeq: 6, root: alg.hash(Array("root".utf8)),
+                                        chainHead: alg.hash(Array("chain".utf8)), algorithm: alg)
+        let note = SignedNote.sign(text: checkpoint.text, with: [signer])
+        return .object([
+            "signer_key": .string(signer.encoded),
+            "verifier_key": .string(signer.verifier.encoded),
+            "key_id": .string(String(signer.keyId, radix: 16)),
+            "public_key": hex(signer.key.publicKey),
+            "checkpoint_text": .string(checkpoint.text),
+            "signed_note": .string(note.encoded),
+            "signature": hex(note.signatures[0].signature),
+        ])
+    }
+
+    static func encryption() throws -> JSONValue {
+        let tmk: [UInt8] = (0..<32).map { UInt8(0x40 + $0) }
+        let dek: [UInt8] = (0..<32).map { UInt8(0x80 + $0) }
+        let wrapNonce: [UInt8] = (0..<12).map { UInt8(0xA0 + $0) }
+        let recordNonce: [UInt8] = (0..<12).map { UInt8(0xB0 + $0) }
+        let (keyFile, ring) = try KeyFile.create(storeId: storeId, master: try MasterKey(raw: tmk), dek: dek, nonce: wrapNonce)
+        var put = sampleRecords()[1]
+        put.seq = 7
+        let key = ring.keys[0]!
+        let sealed = try RecordSealer.seal(put, with: key, storeId: storeId, nonce: recordNonce)
+        let recordKey = KeyDerivation.recordKey(dek: dek, storeId: storeId, seq: put.seq)
+        var inner = ByteWriter()
+        RecordCodec.encodeFields(put, into: &inner) { !RecordRules.outerTags.contains($0) }
+        let body = RecordCodec.encodeBody(sealed)
+        let (frame, chain) = Frame.encode(type: .put, body: body, previous: .zero, hasher: ChainHasher(.blake2b256))
+        let passphraseKey = try MasterKey(passphrase: "correct horse battery staple", salt: [UInt8](repeating: 7, count: 16),
+                                          opsLimit: 1, memLimit: 8192)
+        return .object([
+            "store_id": .string(storeId.hex),
+            "tmk": hex(tmk),
+            "tmk_check": .string(keyFile.tmkCheck.hex),
+            "dek": hex(dek), "dek_key_id": 0, "dek_from_seq": 0,
+            "dek_wrap_nonce": hex(wrapNonce),
+            "dek_wrap_aad": hex(KeyDerivation.dekAAD(storeId: storeId, keyId: 0, fromSeq: 0)),
+            "dek_wrapped": hex(keyFile.keys[0].wrapped),
+            "key_file_hex": hex(keyFile.encode()),
+            "record_seq": num(put.seq), "record_time": .number(Double(put.time)),
+            "record_key": hex(recordKey),
+            "key_commitment": .string(KeyDerivation.commitment(recordKey: recordKey).hex),
+            "record_aad": hex(KeyDerivation.recordAAD(storeId: storeId, type: .put, seq: put.seq, time: put.time, keyId: 0)),
+            "record_nonce": hex(recordNonce),
+            "plaintext_fields_hex": hex(inner.bytes),
+            "sealed_field_hex": hex(sealed.sealed ?? []),
+            "body_hex": hex(body),
+            "frame_hex": hex(frame),
+            "chain_with_zero_previous": .string(chain.hex),
+            "passphrase": .string("correct horse battery staple"),
+            "passphrase_salt": hex([UInt8](repeating: 7, count: 16)),
+            "passphrase_ops_limit": 1, "passphrase_mem_limit": 8192,
+            "passphrase_key": hex(passphraseKey.key),
+        ])
+    }
+
+    static func segment() throws -> JSONValue {
+        var options = LogBuilder.Options(storeId: storeId)
+        options.origin = "nedb.example/vectors"
+        options.recordsPerSegment = 3
+        options.startTime = 1_700_000_000_000_000
+        let builder = try LogBuilder(options: options)
+        for r in sampleRecords().dropFirst().prefix(2) { try builder.append(r) }
+        let plain = try builder.files(sealLast: true)
+        let compressed = try builder.files(sealLast: true, compress: { _ in true })
+        let segmentBytes = plain.first { $0.path.hasPrefix("segments/") }!.bytes
+        let compressedBytes = compressed.first { $0.path.hasPrefix("segments/") }!.bytes
+        let trailer = Array(segmentBytes.suffix(SegmentFooter.trailerLength))
+        let dataEnd = Int(trailer.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        return .object([
+            "description": "a sealed segment of 3 records (genesis and two puts), plain and compressed",
+            "segment_hex": hex(segmentBytes),
+            "header_hex": hex(Array(segmentBytes[0..<SegmentHeader.length])),
+            "records_hex": hex(Array(segmentBytes[SegmentHeader.length..<dataEnd])),
+            "footer_hex": hex(Array(segmentBytes[dataEnd...])),
+            "compressed_segment_hex": hex(compressedBytes),
+            "chain_head": .string(builder.chain.hex),
+            "merkle_root": .string(builder.root.hex),
+            "leaves": .array(builder.leaves.map { .string($0.hex) }),
+        ])
+    }
+
+    static func timestamps() -> JSONValue {
+        let inputs = ["2024-06-15", "2024-01-01T00:00:00Z", "2024-02-29T12:30:45.5+02:00", "1970-01-01T00:00:00.000001z",
+                      "2024-12-31 23:59:59-00:30", "0001-01-01", "9999-12-31T23:59:59.999999999Z"]
+        return .array(inputs.map { text in
+            let v = Timestamp.parse(text)!
+            return .object(["input": .string(text), "micros": .number(Double(v)), "formatted": .string(Timestamp.format(v))])
+        } + ["2024-02-30", "2024-13-01", "2024-01-01T25:00:00Z", "2024-01-01T00:00:00", "24-01-01", "2024-01-01T00:00:00.Z"].map {
+            .object(["input": .string($0), "invalid": true])
+        })
     }
 }

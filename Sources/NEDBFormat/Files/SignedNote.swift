@@ -43,7 +43,8 @@ public struct NoteSigner: Sendable {
     /// Parses `PRIVATE+KEY+name+hash+base64(0x01 ‖ seed)`.
     public init(encoded: String) throws(FormatError) {
         let text = encoded.trimmingCharacters(in: " \n\r\t")
-        let parts = text.split(separator: "+", omittingEmptySubsequences: false).map(String.init)
+        // The base64 key may itself contain '+': split off the four fixed fields only.
+        let parts = text.split(separator: "+", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 5, parts[0] == "PRIVATE", parts[1] == "KEY",
               let raw = Base64.decode(parts[4]), raw.count == 33, raw[0] == NoteKeys.ed25519Type else {
             throw .malformed(Location(), detail: "not a signer key (expected PRIVATE+KEY+name+hash+base64)")
@@ -83,7 +84,7 @@ public struct NoteVerifier: Sendable, Equatable {
     /// Parses `name+hash+base64(0x01 ‖ public key)`.
     public init(encoded: String) throws(FormatError) {
         let text = encoded.trimmingCharacters(in: " \n\r\t")
-        let parts = text.split(separator: "+", omittingEmptySubsequences: false).map(String.init)
+        let parts = text.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3, NoteKeys.isValidName(parts[0]),
               let raw = Base64.decode(parts[2]), raw.count == 33, raw[0] == NoteKeys.ed25519Type else {
             throw .malformed(Location(), detail: "not a verifier key (expected name+hash+base64)")

@@ -1,0 +1,137 @@
+import Testing
+import Foundation
+@testable import NEDBFormat
+import NEDBFixtureKit
+
+/// The spec vectors are checked by decoding them with the library, not only by regenerating.
+@Suite struct VectorTests {
+    static func load(_ name: String) throws -> JSONValue {
+        try JSONParser.parse(try String(contentsOfFile: Repo.vectors + "/" + name, encoding: .utf8))
+    }
+
+    static func bytes(_ v: JSONValue?) -> [UInt8] { Hex.decode(v?.stringValue ?? "") ?? [] }
+    static func hash(_ v: JSONValue?) -> Hash32? { Hash32(hex: v?.stringValue ?? "") }
+
+    @Test func jcsVectors() throws {
+        for v in try VectorTests.load("jcs.json").arrayValue ?? [] {
+            let canonical = try JCS.canonicalize(v["input"]!.stringValue!)
+            #expect(String(decoding: canonical, as: UTF8.self) == v["canonical"]?.stringValue)
+        }
+    }
+
+    @Test func recordVectorsDecodeAndChain() throws {
+        let vectors = try VectorTests.load("records.json").arrayValue ?? []
+        #expect(vectors.count == 14)
+        for v in vectors {
+            let alg = HashAlgorithm(name: v["algorithm"]!.stringValue!)!
+            let type = RecordType(rawValue: UInt8(v["type_byte"]!.numberValue!))
+            let body = VectorTests.bytes(v["body_hex"])
+            let record = try RecordCodec.decode(type: type, bytes: body, bodyStart: 0, bodyEnd: body.count)
+            #expect(RecordJSON.encode(record) == v["fields"])
+            let previous = VectorTests.hash(v["previous_chain"])!
+            #expect(ChainHasher(alg).chain(previous: previous, type: type, body: body) == VectorTests.hash(v["chain"]))
+            let frame = VectorTests.bytes(v["frame_hex"])
+            guard case let .frame(view) = frame.withUnsafeBytes({ Frame.parse($0, at: 0) }) else {
+                Issue.record("frame does not parse"); continue
+            }
+            #expect(view.crcValid && view.storedChain == VectorTests.hash(v["chain"]))
+        }
+    }
+
+    @Test func merkleVectors() throws {
+        for v in try VectorTests.load("merkle.json").arrayValue ?? [] {
+            let hasher = MerkleHasher(HashAlgorithm(name: v["algorithm"]!.stringValue!)!)
+            let leaves = (v["leaf_data"]!.arrayValue!).map { hasher.leaf(VectorTests.bytes($0)) }
+            #expect(leaves.map(\.hex) == v["leaf_hashes"]!.arrayValue!.compactMap(\.stringValue))
+            var roots: [UInt64: Hash32] = [:]
+            for r in v["roots"]!.arrayValue! { roots[UInt64(r["size"]!.numberValue!)] = VectorTests.hash(r["root"]) }
+            #expect(roots[0] == hasher.emptyRoot)
+            for p in v["inclusion"]!.arrayValue! {
+                let n = UInt64(p["size"]!.numberValue!), m = UInt64(p["index"]!.numberValue!)
+                let path = p["path"]!.arrayValue!.compactMap { VectorTests.hash($0) }
+                #expect(MerkleVerifier.verifyInclusion(hasher: hasher, leafHash: leaves[Int(m)], index: m, size: n, path: path, root: roots[n]!))
+            }
+            for p in v["consistency"]!.arrayValue! {
+                let a = UInt64(p["old_size"]!.numberValue!), b = UInt64(p["new_size"]!.numberValue!)
+                let proof = p["proof"]!.arrayValue!.compactMap { VectorTests.hash($0) }
+                #expect(MerkleVerifier.verifyConsistency(hasher: hasher, oldSize: a, newSize: b, oldRoot: roots[a]!, newRoot: roots[b]!, proof: proof))
+            }
+        }
+    }
+
+    @Test func noteVectors() throws {
+        let v = try VectorTests.load("notes.json")
+        let verifier = try NoteVerifier(encoded: v["verifier_key"]!.stringValue!)
+        let note = try SignedNote.parse(v["signed_note"]!.stringValue!)
+        #expect(note.isSigned(by: verifier))
+        #expect(note.text == v["checkpoint_text"]?.stringValue)
+        #expect(try NoteSigner(encoded: v["signer_key"]!.stringValue!).verifier == verifier)
+        let checkpoint = try TreeCheckpoint.parse(note.text)
+        #expect(checkpoint.size == 7 && checkpoint.hashAlgorithm == .blake2b256)
+    }
+
+    @Test func encryptionVectors() throws {
+        let v = try VectorTests.load("encryption.json")
+        let storeId = StoreID(hex: v["store_id"]!.stringValue!)!
+        let keyFile = try KeyFile.decode(VectorTests.bytes(v["key_file_hex"]))
+        let ring = try keyFile.unwrapAll(tmk: VectorTests.bytes(v["tmk"]))
+        #expect(ring.keys[0]?.key == VectorTests.bytes(v["dek"]))
+        let seq = UInt64(v["record_seq"]!.numberValue!)
+        let recordKey = KeyDerivation.recordKey(dek: VectorTests.bytes(v["dek"]), storeId: storeId, seq: seq)
+        #expect(recordKey == VectorTests.bytes(v["record_key"]))
+        #expect(KeyDerivation.commitment(recordKey: recordKey) == VectorTests.hash(v["key_commitment"]))
+        let body = VectorTests.bytes(v["body_hex"])
+        let sealed = try RecordCodec.decode(type: .put, bytes: body, bodyStart: 0, bodyEnd: body.count)
+        let opened = try RecordSealer.open(sealed, recordKey: recordKey, storeId: storeId, location: Location())
+        #expect(opened.collection == "users" && opened.id == "alice")
+        let inner = try AESGCM.open(Array(sealed.sealed![12...]), key: recordKey, nonce: VectorTests.bytes(v["record_nonce"]),
+                                    aad: VectorTests.bytes(v["record_aad"]))
+        #expect(inner == VectorTests.bytes(v["plaintext_fields_hex"]))
+        let derived = try MasterKey(passphrase: v["passphrase"]!.stringValue!, salt: VectorTests.bytes(v["passphrase_salt"]),
+                                    opsLimit: 1, memLimit: 8192)
+        #expect(derived.key == VectorTests.bytes(v["passphrase_key"]))
+    }
+
+    @Test func segmentVectors() throws {
+        let v = try VectorTests.load("segment.json")
+        for key in ["segment_hex", "compressed_segment_hex"] {
+            let fs = MemoryFileSystem()
+            try fs.createDirectory("/s")
+            try fs.createDirectory("/s/segments")
+            fs.setContents("/s/segments/" + SegmentName.make(firstSeq: 0), VectorTests.bytes(v[key]))
+            var options = VerifyOptions()
+            options.checkManifest = false
+            options.checkDocuments = true
+            let report = StoreVerifier.verify(directory: "/s", fs: fs, options: options)
+            #expect(report.ok, "\(key): \(report.issues)")
+            #expect(report.head?.chain == VectorTests.hash(v["chain_head"]))
+            #expect(report.head?.root == VectorTests.hash(v["merkle_root"]))
+            #expect(report.segments.first?.compressed == (key == "compressed_segment_hex"))
+        }
+    }
+
+    @Test func timestampVectors() throws {
+        for v in try VectorTests.load("timestamps.json").arrayValue ?? [] {
+            let input = v["input"]!.stringValue!
+            if v["invalid"] != nil {
+                #expect(Timestamp.parse(input) == nil, "\(input)")
+            } else {
+                let micros = Timestamp.parse(input)
+                #expect(micros.map(Double.init) == v["micros"]?.numberValue)
+                #expect(micros.map(Timestamp.format) == v["formatted"]?.stringValue)
+            }
+        }
+    }
+
+    @Test func generatorReproducesTheVectors() throws {
+        let temp = TempDir("vectors")
+        let count = try Vectors.generate(into: temp.path)
+        let names = try FileManager.default.contentsOfDirectory(atPath: Repo.vectors).sorted()
+        #expect(names.count == count)
+        for name in names {
+            let a = try String(contentsOfFile: Repo.vectors + "/" + name, encoding: .utf8)
+            let b = try String(contentsOfFile: temp.path + "/" + name, encoding: .utf8)
+            #expect(a == b, "\(name) differs from the generator's output")
+        }
+    }
+}
