@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "NEDBFixtureKit", dependencies: ["NEDBFormat"], path: "tools/fixture-kit"),
         .executableTarget(name: "nedb-fixtures", dependencies: ["NEDBFixtureKit"],
                           path: "tools/fixtures-gen"),
-        .executableTarget(name: "nedb-bench", dependencies: ["NEDBFormat"],
+        .executableTarget(name: "nedb-bench", dependencies: ["NEDBFormat", "NEDBFixtureKit"],
                           path: "Benchmarks/nedb-bench"),
 
         .testTarget(name: "NEDBFormatTests", dependencies: ["NEDBFormat", "NEDBFixtureKit"]),

@@ -1,1 +1,33 @@
-print("todo")
+#if canImport(Glibc)
+import Glibc
+#endif
+import NEDBFormat
+
+// nedb-bench [--quick] [SUITE ...]   (run with: swift run -c release nedb-bench)
+// Suites: format. Results are printed as Markdown tables.
+var arguments = Array(CommandLine.arguments.dropFirst())
+let quick = arguments.contains("--quick")
+arguments.removeAll { $0.hasPrefix("--") }
+let suites = arguments.isEmpty ? ["format"] : arguments
+let scratch = "/tmp"
+do {
+    for suite in suites {
+        let tables: [ResultTable]
+        switch suite {
+        case "format": tables = try FormatBench.run(quick: quick, scratch: scratch)
+        case "make-store":       // profiling aid: write a 200K-record store to the last argument
+            try FormatBench.makeStore(count: 200_000, directory: arguments.last!)
+            tables = []
+        case "verify-loop":      // profiling aid: verify a directory repeatedly
+            for _ in 0..<20 { _ = StoreVerifier.verify(directory: arguments.last!) }
+            tables = []
+        default:
+            print("unknown suite \(suite)")
+            exit(2)
+        }
+        for t in tables { print(t.markdown) }
+    }
+} catch {
+    print("nedb-bench: \(error)")
+    exit(1)
+}

@@ -50,6 +50,33 @@ uint32_t nedb_crc32c_portable(uint32_t crc, const void *data, size_t length) {
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 
+/* Shifting a raw CRC register past SHIFT_BYTES zero bytes is linear, so it is four table
+   lookups. The hardware path runs three independent streams of SHIFT_BYTES and joins them. */
+#define SHIFT_BYTES 64
+static uint32_t shift_table[4][256];
+static pthread_once_t shift_once = PTHREAD_ONCE_INIT;
+
+/* One byte of the raw (uninverted) register update over a zero input byte. */
+static uint32_t raw_zero_byte(uint32_t c) {
+    for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ POLY : c >> 1;
+    return c;
+}
+
+static void build_shift_table(void) {
+    for (int k = 0; k < 4; k++) {
+        for (uint32_t b = 0; b < 256; b++) {
+            uint32_t c = b << (8 * k);
+            for (int i = 0; i < SHIFT_BYTES; i++) c = raw_zero_byte(c);
+            shift_table[k][b] = c;
+        }
+    }
+}
+
+static inline uint32_t shift_register(uint32_t c) {
+    return shift_table[0][c & 0xFF] ^ shift_table[1][(c >> 8) & 0xFF] ^
+           shift_table[2][(c >> 16) & 0xFF] ^ shift_table[3][c >> 24];
+}
+
 __attribute__((target("sse4.2")))
 static uint32_t crc32c_sse42(uint32_t crc, const void *data, size_t length) {
     const unsigned char *p = (const unsigned char *)data;
@@ -57,6 +84,22 @@ static uint32_t crc32c_sse42(uint32_t crc, const void *data, size_t length) {
     while (length && ((uintptr_t)p & 7)) {
         c = _mm_crc32_u8((uint32_t)c, *p++);
         length--;
+    }
+    if (length >= 3 * SHIFT_BYTES) pthread_once(&shift_once, build_shift_table);
+    while (length >= 3 * SHIFT_BYTES) {
+        uint64_t c1 = 0, c2 = 0;
+        for (int i = 0; i < SHIFT_BYTES; i += 8) {
+            uint64_t w0, w1, w2;
+            memcpy(&w0, p + i, 8);
+            memcpy(&w1, p + SHIFT_BYTES + i, 8);
+            memcpy(&w2, p + 2 * SHIFT_BYTES + i, 8);
+            c = _mm_crc32_u64(c, w0);
+            c1 = _mm_crc32_u64(c1, w1);
+            c2 = _mm_crc32_u64(c2, w2);
+        }
+        c = shift_register(shift_register((uint32_t)c) ^ (uint32_t)c1) ^ (uint32_t)c2;
+        p += 3 * SHIFT_BYTES;
+        length -= 3 * SHIFT_BYTES;
     }
     while (length >= 8) {
         uint64_t word;

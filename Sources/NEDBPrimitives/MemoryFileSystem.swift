@@ -191,6 +191,12 @@ final class MemoryFile: WritableFile, @unchecked Sendable {
         }
     }
 
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        let bytes = try read(at: offset, count: buffer.count)
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        return bytes.count
+    }
+
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(SystemError) {
         mutex.locked {
             let start = Int(offset)

@@ -24,6 +24,8 @@ public protocol ReadableFile: AnyObject, Sendable {
     func size() throws(SystemError) -> UInt64
     /// Reads up to `count` bytes at `offset`; fewer only at end of file.
     func read(at offset: UInt64, count: Int) throws(SystemError) -> [UInt8]
+    /// Reads into `buffer` at `offset`; returns the bytes read (fewer only at end of file).
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int
     func close()
 }
 
@@ -253,12 +255,25 @@ public final class PosixFile: WritableFile, @unchecked Sendable {
 
     public func read(at offset: UInt64, count: Int) throws(SystemError) -> [UInt8] {
         guard count > 0 else { return [] }
-        var out = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let n = out.withUnsafeMutableBytes { raw in
-                pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+        var failure: SystemError? = nil
+        let out = [UInt8](unsafeUninitializedCapacity: count) { raw, initialized in
+            do {
+                initialized = try read(at: offset, into: UnsafeMutableRawBufferPointer(raw))
+            } catch let error as SystemError {
+                failure = error
+                initialized = 0
+            } catch {
+                initialized = 0
             }
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemError(operation: "pread", path: path, errno: errno)
@@ -266,8 +281,7 @@ public final class PosixFile: WritableFile, @unchecked Sendable {
             if n == 0 { break }
             done += n
         }
-        if done < count { out.removeSubrange(done...) }
-        return out
+        return done
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(SystemError) {

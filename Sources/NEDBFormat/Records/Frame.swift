@@ -106,33 +106,29 @@ public struct FrameView: Sendable, Equatable {
     public func time(in buffer: UnsafeRawBufferPointer) -> Int64 { Int64(bitPattern: RawLoad.u64(buffer.baseAddress!, offset + 17)) }
 }
 
-/// Computes chain hashes `H(0x00 ‖ previous ‖ type ‖ body)` with a reusable scratch buffer.
-/// Not thread-safe: give each thread its own.
+/// Computes chain hashes `H(0x00 ‖ previous ‖ type ‖ body)` incrementally, without copying the
+/// record. Not thread-safe: give each thread its own.
 public final class ChainHasher {
     public let algorithm: HashAlgorithm
-    private var scratch: UnsafeMutableRawPointer
-    private var capacity: Int
+    private let stream: StreamingHash
 
     public init(_ algorithm: HashAlgorithm) {
         self.algorithm = algorithm
-        capacity = 4096
-        scratch = .allocate(byteCount: capacity, alignment: 16)
+        stream = StreamingHash(algorithm)
     }
-
-    deinit { scratch.deallocate() }
 
     @inline(__always)
     public func chain(previous: Hash32, typeAndBody: UnsafeRawBufferPointer) -> Hash32 {
-        let needed = 33 + typeAndBody.count
-        if needed > capacity {
-            scratch.deallocate()
-            capacity = needed.nextPowerOfTwo
-            scratch = .allocate(byteCount: capacity, alignment: 16)
+        var prefix: (UInt8, Hash32) = (0x00, previous)
+        stream.reset()
+        withUnsafeBytes(of: &prefix) { raw in
+            let offset = MemoryLayout<(UInt8, Hash32)>.offset(of: \(UInt8, Hash32).1)!
+            // The tuple stores the byte, padding, then the hash: feed the byte, then the hash.
+            stream.update(raw.baseAddress!, 1)
+            stream.update(raw.baseAddress! + offset, 32)
         }
-        scratch.storeBytes(of: 0, as: UInt8.self)
-        withUnsafeBytes(of: previous) { (scratch + 1).copyMemory(from: $0.baseAddress!, byteCount: 32) }
-        if let src = typeAndBody.baseAddress { (scratch + 33).copyMemory(from: src, byteCount: typeAndBody.count) }
-        return algorithm.hash(scratch, needed)
+        if let base = typeAndBody.baseAddress { stream.update(base, typeAndBody.count) }
+        return stream.finish()
     }
 
     public func chain(previous: Hash32, type: RecordType, body: [UInt8]) -> Hash32 {

@@ -4,6 +4,9 @@ public final class RecordEncoder {
     public let algorithm: HashAlgorithm
     public let storeId: StoreID
     public var keyring: Keyring?
+    /// Re-parse documents to check they are canonical JSON objects. Callers that produced the
+    /// bytes with `JCS.serialize` of a `.object` may turn this off.
+    public var checkDocuments = true
     public private(set) var chain: Hash32
     let hasher: ChainHasher
 
@@ -19,7 +22,7 @@ public final class RecordEncoder {
     /// `buffer`. Returns the chain hash. `nonce` fixes the AES-GCM nonce (fixtures only).
     @discardableResult
     public func append(_ record: Record, to buffer: inout [UInt8], nonce: [UInt8]? = nil) throws(FormatError) -> Hash32 {
-        try RecordCodec.validateForWriting(record)
+        try RecordCodec.validateForWriting(record, checkDocument: checkDocuments)
         var stored = record
         if let keyring, record.type.isSealedWhenEncrypted {
             guard let key = keyring.current else { throw .wrongKey(Location(seq: record.seq), detail: "no data key available") }

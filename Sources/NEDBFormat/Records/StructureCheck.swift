@@ -41,14 +41,25 @@ public enum StructureCheck {
             }
             position += Int(length)
         }
-        let rules = sealed ? RecordRules.sealedOuter : RecordRules.plaintext(type)
-        if let rules {
-            for tag in rules.required where present & (1 << UInt64(tag.rawValue & 0x3F)) == 0 {
+        let required = sealed ? sealedRequiredMask : requiredMasks[Int(type.rawValue)]
+        if present & required != required, let rules = sealed ? RecordRules.sealedOuter : RecordRules.plaintext(type) {
+            for tag in rules.required.sorted(by: { $0.rawValue < $1.rawValue })
+            where present & (1 << UInt64(tag.rawValue & 0x3F)) == 0 {
                 return "\(type) record lacks required field \(tag)"
             }
         }
         return nil
     }
+
+    static func mask(_ tags: Set<FieldTag>) -> UInt64 {
+        tags.reduce(0) { $0 | 1 << UInt64($1.rawValue & 0x3F) }
+    }
+
+    /// Required-field bit masks by record type byte (tags are below 0x40, one bit each).
+    static let requiredMasks: [UInt64] = (0..<256).map { raw in
+        RecordRules.plaintext(RecordType(rawValue: UInt8(raw))).map { mask($0.required) } ?? 0
+    }
+    static let sealedRequiredMask = mask(RecordRules.sealedOuter.required)
 
     static func fixedSize(_ tag: FieldTag) -> Int? {
         switch tag {

@@ -98,7 +98,23 @@ public struct SegmentScanner {
         }
         bufferStart = offset
         let from = bufferStart + UInt64(buffer.count)
-        if want > from { buffer.append(contentsOf: try segment.read(at: from, count: Int(want - from))) }
+        guard want > from else { return }
+        // Read straight into the window's spare capacity (no temporary array).
+        let kept = buffer.count
+        let count = Int(want - from)
+        buffer.append(contentsOf: repeatElement(0, count: count))
+        let file = segment.file
+        let result = buffer.withUnsafeMutableBytes { raw in
+            Result { () throws(SystemError) -> Int in
+                try file.read(at: from, into: UnsafeMutableRawBufferPointer(rebasing: raw[kept...]))
+            }
+        }
+        let got: Int
+        switch result {
+        case let .success(n): got = n
+        case let .failure(error): throw .system(error)
+        }
+        if got < count { buffer.removeLast(count - got) }
     }
 
     mutating func nextPlain() throws(FormatError) -> ScanEvent? {

@@ -17,6 +17,9 @@ struct SegmentCheck: Sendable {
     var lastChain: Hash32?
     var records: UInt64 = 0
     var pruned: UInt64 = 0
+    /// The highest seq of a pruned record, and the first pruned record's location.
+    var maxPrunedSeq: UInt64?
+    var prunedLocation: Location?
     var genesis: Record?
     var compaction: [Record] = []
     /// Records before the first problem in this segment, their last chain hash, and the aligned
@@ -64,8 +67,12 @@ extension StoreVerifier {
             do { storedLevels = try footer.levels(hasher: hasher, file: path, reader: segment.reader) } catch { result.footerIssues.append(error) }
         }
         if let e = segment.footerError { result.footerIssues.append(e) }
-        let buildLevels = full || storedLevels == nil
+        // Full mode recomputes every node: against the stored levels node by node when the footer
+        // has them (no second copy is built), otherwise into a fresh set of levels.
+        let buildLevels = storedLevels == nil
         var levels = MerkleLevels(hasher: hasher, firstLeaf: header.firstSeq)
+        var stream = MerkleNodeStream(hasher: hasher, firstLeaf: header.firstSeq)
+        var streamMismatch: (level: Int, index: UInt64)? = nil
         var scanner = segment.scanner(limitSeq: options.limitSeq, knownOffsets: knownOffsets)
         var previous = header.previousChain
         var expected = header.firstSeq
@@ -106,7 +113,7 @@ extension StoreVerifier {
                 endClean()
                 afterDamage = true
             case let .record(frame):
-                let at = Location(file: path, offset: frame.offset, seq: frame.seq)
+                var at: Location { Location(file: path, offset: frame.offset, seq: frame.seq) }
                 if frame.seq != expected {
                     if afterDamage && frame.seq > expected {
                         // Records were lost in the damage already reported.
@@ -118,6 +125,8 @@ extension StoreVerifier {
                 let contiguous = frame.seq == header.firstSeq + result.records
                 if frame.view.type == .pruned {
                     result.pruned += 1
+                    result.maxPrunedSeq = frame.seq
+                    if result.prunedLocation == nil { result.prunedLocation = at }
                 } else if full && !afterDamage {
                     let computed = frame.withRecordBytes { chainHasher.chain(previous: previous, typeAndBody: $0) }
                     if computed != frame.view.storedChain {
@@ -141,12 +150,20 @@ extension StoreVerifier {
                 }
                 if contiguous {
                     offsets.append(frame.offset)
-                    if buildLevels { levels.append(frame.view.storedChain) }
+                    if buildLevels {
+                        levels.append(frame.view.storedChain)
+                    } else if full, let stored = storedLevels, streamMismatch == nil {
+                        stream.append(frame.view.storedChain) { level, index, hash in
+                            if streamMismatch == nil && stored.node(level: level, index: index) != hash {
+                                streamMismatch = (level, index)
+                            }
+                        }
+                    }
                     result.records += 1
                     if result.firstSeq == nil { result.firstSeq = frame.seq }
                     result.lastSeq = frame.seq
                     result.lastChain = frame.view.storedChain
-                    if checkpointSeqs.contains(frame.seq) {
+                    if !checkpointSeqs.isEmpty && checkpointSeqs.contains(frame.seq) {
                         result.checkpointChains[frame.seq] = frame.view.storedChain
                         if buildLevels { result.checkpointDecompositions[frame.seq] = levels.decomposition(upTo: frame.seq + 1) }
                     }
@@ -173,8 +190,11 @@ extension StoreVerifier {
         result.decomposition = decomposition(upTo: header.firstSeq + result.records)
         if let footer = segment.footer, result.damages.isEmpty,
            options.limitSeq == nil || (result.lastSeq ?? 0) >= footer.meta.lastSeq {
-            checkFooter(footer, segment: segment, computed: full ? levels : nil, stored: storedLevels, offsets: offsets,
-                        result: &result)
+            checkFooter(footer, segment: segment, offsets: offsets, result: &result)
+            if full, let mismatch = streamMismatch {
+                result.footerIssues.append(.footerMismatch(Location(file: path, offset: footer.dataEnd),
+                    detail: "Merkle node (level \(mismatch.level), index \(mismatch.index)) differs from the records' hashes"))
+            }
         }
         return result
     }
@@ -210,8 +230,7 @@ extension StoreVerifier {
     }
 
     /// Compares the footer with what the scan found.
-    static func checkFooter(_ footer: FooterIndex, segment: SegmentFile, computed: MerkleLevels?, stored: MerkleLevels?,
-                            offsets: [UInt64], result: inout SegmentCheck) {
+    static func checkFooter(_ footer: FooterIndex, segment: SegmentFile, offsets: [UInt64], result: inout SegmentCheck) {
         let path = segment.path
         let meta = footer.meta
         let at = Location(file: path, offset: footer.dataEnd)
@@ -227,7 +246,6 @@ extension StoreVerifier {
         if let index = try? footer.recordOffsets(file: path, reader: segment.reader), index != offsets {
             mismatches.append("record offset index differs from the records")
         }
-        if let computed, let stored, stored != computed { mismatches.append("Merkle levels differ from the records' hashes") }
         do {
             result.footerFrontier = try footer.frontier(hasher: MerkleHasher(segment.header.hashAlgorithm), file: path, reader: segment.reader)
         } catch { result.footerIssues.append(error) }

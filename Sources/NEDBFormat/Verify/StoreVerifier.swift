@@ -114,6 +114,8 @@ public enum StoreVerifier {
         var headOpen = true          // still extending the clean prefix
         var previous: SegmentCheck? = nil
         var expectedNumber: UInt64 = 0
+        var maxRetention: UInt64? = nil
+        var maxPruned: (seq: UInt64, at: Location)? = nil
         for (index, check) in checks.enumerated() {
             let isLast = index == checks.count - 1
             report.segments.append(SegmentSummary(name: check.name, segmentNumber: check.header?.segmentNumber,
@@ -193,11 +195,8 @@ public enum StoreVerifier {
                     issues.append(.malformed(Location(file: check.path, seq: 0), detail: "the genesis record does not match the segment headers"))
                 }
             }
-            for c in check.compaction {
-                if let r = c.retentionSeq, c.prunedCount ?? 0 > 0, check.pruned > 0, c.seq <= r {
-                    issues.append(.malformed(Location(file: check.path, seq: c.seq), detail: "compaction record precedes its retention point"))
-                }
-            }
+            for c in check.compaction { maxRetention = max(maxRetention ?? 0, c.retentionSeq ?? 0) }
+            if let pruned = check.maxPrunedSeq { maxPruned = (max(maxPruned?.seq ?? 0, pruned), check.prunedLocation ?? at) }
             // Merkle: extend the global compact range with this segment's subtrees.
             if !linked { range = nil }
             if var r = range, r.size == header.firstSeq {
@@ -249,6 +248,9 @@ public enum StoreVerifier {
             joined.lastSeq = check.lastSeq ?? joined.lastSeq
             previous = check
             expectedNumber = header.segmentNumber + 1
+        }
+        if let pruned = maxPruned, pruned.seq > (maxRetention ?? 0) || maxRetention == nil {
+            issues.append(.malformed(pruned.at, detail: "record \(pruned.seq) is pruned but no compaction record declares a retention point at or after it"))
         }
         report.head = joined.head
         return joined
