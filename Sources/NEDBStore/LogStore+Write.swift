@@ -1,0 +1,305 @@
+import Dispatch
+import NEDBFormat
+
+extension LogStore {
+    /// Appends records atomically (several records form one transaction) and returns once
+    /// they are as durable as `durability` asks. Seqs, times and transaction marks are assigned
+    /// here; whatever the drafts carry in those fields is replaced.
+    @discardableResult
+    public func append(_ drafts: [Record], durability: Durability? = nil) throws(StoreError) -> AppendResult {
+        let ticket = try enqueue(drafts, durability: durability)
+        try wait(for: ticket)
+        return ticket.result
+    }
+
+    /// Appends one record.
+    @discardableResult
+    public func append(_ draft: Record, durability: Durability? = nil) throws(StoreError) -> AppendResult {
+        try append([draft], durability: durability)
+    }
+
+    /// Assigns seqs and buffers the records' frames without waiting for the disk. The caller
+    /// must then `wait(for:)`; until it returns the records are not acknowledged (nor visible).
+    /// Replay protection and idempotency are checked here: a stale nonce throws, a repeated
+    /// idempotency key returns `.duplicate` and buffers nothing.
+    public func enqueue(_ drafts: [Record], durability: Durability? = nil) throws(StoreError) -> AppendTicket {
+        let mode = durability ?? options.durability
+        guard !drafts.isEmpty else {
+            return AppendTicket(result: .appended(seqs: []), records: [], upTo: 0, durability: mode)
+        }
+        return try mutex.locked { () throws(StoreError) -> AppendTicket in
+            try checkWritableLocked()
+            if let seq = replay.duplicate(of: drafts) {
+                // Acknowledged as soon as the original is.
+                return AppendTicket(result: .duplicate(seq: seq), records: [], upTo: seq + 1, durability: mode)
+            }
+            try replay.checkNonces(drafts)
+            if let a = active, !a.accumulator.isEmpty, a.accumulator.dataEnd >= options.segmentSize {
+                try rotateLocked()
+            }
+            let time = max(options.clock(), lastTime)
+            let first = nextSeq
+            var records: [Record] = []
+            records.reserveCapacity(drafts.count)
+            for (i, draft) in drafts.enumerated() {
+                var r = draft
+                r.seq = first + UInt64(i)
+                r.time = time
+                r.transaction = drafts.count > 1 ? TransactionMark(firstSeq: first, count: UInt32(drafts.count)) : nil
+                do throws(FormatError) { try RecordCodec.validateForWriting(r, checkDocument: encoder.checkDocuments) } catch {
+                    throw .invalidRecord(error)
+                }
+                records.append(r)
+            }
+            // Encode into a scratch buffer first so a failure leaves nothing half-buffered.
+            let startChain = encoder.chain
+            var frames: [UInt8] = []
+            var chains: [(length: Int, chain: Hash32)] = []
+            for r in records {
+                let before = frames.count
+                do throws(FormatError) {
+                    let chain = try encoder.append(r, to: &frames)
+                    chains.append((frames.count - before, chain))
+                } catch {
+                    encoder.reset(chain: startChain)
+                    throw .invalidRecord(error)
+                }
+            }
+            guard var a = active else { throw .closed }
+            for (r, c) in zip(records, chains) { a.accumulator.add(frameLength: c.length, seq: r.seq, time: r.time, chain: c.chain) }
+            active = a
+            pending.append(contentsOf: frames)
+            for r in records { replay.apply(r) }
+            nextSeq += UInt64(records.count)
+            lastTime = time
+            releaseQueue.append((nextSeq, mode.needsSync))
+            return AppendTicket(result: .appended(seqs: records.map(\.seq)), records: records, upTo: nextSeq, durability: mode)
+        }
+    }
+
+    /// Waits until the ticket's records are written (durability `none`) or fsynced (`batch`,
+    /// `always`). Concurrent waiters share the work: one leads a flush while the others wait.
+    public func wait(for ticket: AppendTicket) throws(StoreError) {
+        guard ticket.upTo > 0 else { return }
+        let needSync = ticket.durability.needsSync
+        try mutex.locked { () throws(StoreError) in
+            while true {
+                if let failure { throw .failed(failure) }
+                if writtenUpTo >= ticket.upTo && (!needSync || syncedUpTo >= ticket.upTo) { return }
+                if flushing {
+                    condition.wait(mutex)
+                    continue
+                }
+                try leadFlushLocked(sync: needSync)
+            }
+        }
+    }
+
+    /// Writes (and fsyncs) everything buffered, as one leader, releasing the lock during I/O.
+    func leadFlushLocked(sync: Bool) throws(StoreError) {
+        guard let a = active else { throw .closed }
+        flushing = true
+        let bytes = pending
+        pending.removeAll(keepingCapacity: true)
+        let upTo = nextSeq
+        let offset = a.fileEnd
+        let file = a.file
+        mutex.unlock()
+        var error: SystemError? = nil
+        do {
+            if !bytes.isEmpty { try file.write(bytes, at: offset) }
+            if sync { try file.sync() }
+        } catch let e {
+            error = e
+        }
+        mutex.lock()
+        flushing = false
+        defer { condition.broadcast() }
+        if let error {
+            // Nothing after the last successful fsync can be acknowledged any more: fail the store.
+            failure = error
+            throw .failed(error)
+        }
+        active?.fileEnd = offset + UInt64(bytes.count)
+        writtenUpTo = upTo
+        if sync { syncedUpTo = upTo }
+        releaseLocked()
+    }
+
+    /// Flushes with the lock held throughout (rotation and close).
+    func flushLocked(sync: Bool) throws(StoreError) {
+        guard let a = active else { return }
+        if pending.isEmpty && (!sync || syncedUpTo >= writtenUpTo) { return }
+        do {
+            if !pending.isEmpty { try a.file.write(pending, at: a.fileEnd) }
+            if sync { try a.file.sync() }
+        } catch {
+            failure = error
+            throw .failed(error)
+        }
+        active?.fileEnd = a.fileEnd + UInt64(pending.count)
+        pending.removeAll(keepingCapacity: true)
+        writtenUpTo = nextSeq
+        if sync { syncedUpTo = nextSeq }
+        releaseLocked()
+    }
+
+    /// Advances the visible watermark over every append whose requirement is met, in order.
+    func releaseLocked() {
+        while releaseHead < releaseQueue.count {
+            let entry = releaseQueue[releaseHead]
+            guard writtenUpTo >= entry.upTo, !entry.needsSync || syncedUpTo >= entry.upTo else { break }
+            visibleUpTo = max(visibleUpTo, entry.upTo)
+            releaseHead += 1
+        }
+        if releaseHead > 1024 && releaseHead * 2 > releaseQueue.count {
+            releaseQueue.removeFirst(releaseHead)
+            releaseHead = 0
+        }
+        if releaseHead == releaseQueue.count { visibleUpTo = max(visibleUpTo, min(writtenUpTo, nextSeq)) }
+        condition.broadcast()
+    }
+
+    func checkWritableLocked() throws(StoreError) {
+        if closed { throw .closed }
+        if readOnly { throw .readOnly }
+        if let failure { throw .failed(failure) }
+    }
+
+    // MARK: Rotation
+
+    /// Seals the active segment and starts the next one. Holds the lock throughout.
+    func rotateLocked() throws(StoreError) {
+        while flushing { condition.wait(mutex) }
+        if let failure { throw .failed(failure) }
+        try flushLocked(sync: true)
+        guard let old = active, !old.accumulator.isEmpty else { return }
+        let footer = old.accumulator.footer().encode(dataEnd: old.fileEnd)
+        do {
+            try old.file.write(footer, at: old.fileEnd)
+            try old.file.sync()
+        } catch {
+            failure = error
+            throw .failed(error)
+        }
+        old.file.close()
+        let sealedFile: SegmentFile
+        do { sealedFile = try SegmentFile.open(fs: fs, path: old.path) } catch { throw .damaged(error) }
+        guard let footerIndex = sealedFile.footer else {
+            throw .damaged(sealedFile.footerError ?? .malformed(Location(file: old.path), detail: "sealed segment has no footer"))
+        }
+        sealed.append(SealedSegment(file: sealedFile, footer: footerIndex))
+        try startSegmentLocked(number: old.header.segmentNumber + 1, frontier: old.accumulator.frontier)
+        try writeManifestLocked()
+        try writeReplayIndexLocked()
+        if options.compressSealed { scheduleCompression(path: old.path, accumulator: old.accumulator) }
+    }
+
+    /// Creates the next active segment file with its header, durably.
+    func startSegmentLocked(number: UInt64, frontier: CompactRange) throws(StoreError) {
+        let header = SegmentHeader(hashAlgorithm: hashAlgorithm, encrypted: encrypted, compressed: false, storeId: storeId,
+                                   segmentNumber: number, firstSeq: nextSeq, previousChain: encoder.chain,
+                                   created: max(options.clock(), lastTime))
+        let path = layout.segment(firstSeq: nextSeq)
+        let bytes = header.encode()
+        let file: WritableFile
+        do {
+            file = try fs.openForWriting(path, create: true)
+            try file.truncate(to: 0)
+            try file.write(bytes, at: 0)
+            try file.sync()
+            try fs.syncDirectory(layout.segments)
+        } catch {
+            failure = error
+            throw .failed(error)
+        }
+        active = ActiveSegment(path: path, header: header, file: file,
+                               accumulator: SegmentAccumulator(header: header, frontier: frontier), fileEnd: UInt64(bytes.count))
+    }
+
+    /// Manifest entries for the current segments.
+    func manifestEntriesLocked() -> [Manifest.Entry] {
+        var entries = sealed.map { s in
+            Manifest.Entry(segmentNumber: s.header.segmentNumber, firstSeq: s.firstSeq, lastSeq: s.lastSeq,
+                           state: s.header.compressed ? .sealedCompressed : .sealed, fileSize: s.file.size, chainHead: s.meta.chainHead)
+        }
+        if let a = active {
+            entries.append(Manifest.Entry(segmentNumber: a.header.segmentNumber, firstSeq: a.header.firstSeq,
+                                          lastSeq: a.header.firstSeq, state: .active, fileSize: UInt64(a.header.headerLength),
+                                          chainHead: a.header.previousChain))
+        }
+        return entries
+    }
+
+    func writeManifestLocked() throws(StoreError) {
+        let manifest = Manifest(hashAlgorithm: hashAlgorithm, encrypted: encrypted, storeId: storeId,
+                                generation: manifestGeneration &+ 1, written: max(options.clock(), lastTime),
+                                segments: manifestEntriesLocked())
+        do { try fs.writeAtomically(manifest.encode(), to: layout.manifest) } catch {
+            failure = error
+            throw .failed(error)
+        }
+        manifestGeneration &+= 1
+    }
+
+    /// Writes the derived REPLAY file as of the last durable record.
+    func writeReplayIndexLocked() throws(StoreError) {
+        guard syncedUpTo > 0 else { return }
+        let seq = syncedUpTo - 1
+        guard let chain = try? chainLocked(seq: seq) else { return }
+        let bytes = replay.encode(storeId: storeId, seq: seq, chain: chain)
+        do { try fs.writeAtomically(bytes, to: PathUtil.join(layout.root, ReplayTable.fileName)) } catch {
+            throw .io(error)
+        }
+    }
+
+    // MARK: Compression
+
+    /// Rewrites a sealed segment compressed, in the background, then swaps it in atomically.
+    func scheduleCompression(path: String, accumulator: SegmentAccumulator) {
+        compressionInFlight += 1
+        let fs = self.fs
+        DispatchQueue.global(qos: .utility).async { [weak self] in
+            defer { self?.mutex.locked { self?.compressionInFlight -= 1; self?.condition.broadcast() } }
+            do {
+                let plain = try fs.readAll(path)
+                let start = Int(accumulator.header.headerLength), end = Int(accumulator.dataEnd)
+                guard end <= plain.count else { return }
+                let compressed = try SegmentCompressor.compress(frames: Array(plain[start..<end]), accumulator: accumulator)
+                let temp = path + ".tmp"
+                let f = try fs.openForWriting(temp, create: true)
+                try f.truncate(to: 0)
+                try f.write(compressed, at: 0)
+                try f.sync()
+                f.close()
+                let file = try SegmentFile.open(fs: fs, path: temp)
+                guard let footer = file.footer else { try? fs.remove(temp); return }
+                guard let self else { return }
+                try self.mutex.locked { () throws in
+                    try fs.rename(temp, to: path)
+                    try fs.syncDirectory(PathUtil.directory(of: path))
+                    let reopened = try SegmentFile.open(fs: fs, path: path)
+                    if let i = self.sealed.firstIndex(where: { $0.file.path == path }) {
+                        self.sealed[i] = SealedSegment(file: reopened, footer: reopened.footer ?? footer)
+                    }
+                    if !self.closed { try self.writeManifestLocked() }
+                }
+            } catch {
+                // The plain segment stays in place; compression is an optimisation.
+            }
+        }
+    }
+
+    /// Blocks until background compressions finish (tests and close).
+    public func waitForCompression() {
+        mutex.locked { while compressionInFlight > 0 { condition.wait(mutex) } }
+    }
+
+    /// Seals the active segment now (normally done at the size threshold).
+    public func rotate() throws(StoreError) {
+        try mutex.locked { () throws(StoreError) in
+            try checkWritableLocked()
+            try rotateLocked()
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import NEDBFormat
+
+/// Replay protection and idempotency at the log level: the last nonce of every client and the
+/// seq of every idempotency key. Keys are kept as 16-byte keyed hashes, so the derived REPLAY
+/// file reveals neither client names nor keys (spec/FORMAT.md §9.1).
+struct ReplayTable: Sendable {
+    struct Key: Hashable, Sendable { let a: UInt64, b: UInt64 }
+
+    let hashKey: [UInt8]
+    var nonces: [Key: UInt64] = [:]
+    var idempotency: [Key: UInt64] = [:]
+
+    /// The hashing key: derived from data key 0 in encrypted stores, from the store id otherwise.
+    init(storeId: StoreID, keyring: Keyring?) {
+        let domain = Array("NEDB-v1-replay".utf8)
+        if let dek = keyring?.keys[0]?.key {
+            hashKey = KeyedBlake2b.hash(key: dek, message: domain + storeId.bytes).bytes
+        } else {
+            hashKey = HashAlgorithm.blake2b256.hash(domain + storeId.bytes).bytes
+        }
+    }
+
+    func key(_ kind: UInt8, _ text: String) -> Key {
+        let h = KeyedBlake2b.hash(key: hashKey, message: [kind] + Array(text.utf8))
+        return Key(a: h.w0, b: h.w1)
+    }
+
+    /// The seq of an earlier record with one of these idempotency keys, if any.
+    func duplicate(of records: [Record]) -> UInt64? {
+        for r in records {
+            if let k = r.idempotencyKey, let seq = idempotency[key(1, k)] { return seq }
+        }
+        return nil
+    }
+
+    /// Throws if a nonce is not above the client's last one (checking the batch in order).
+    func checkNonces(_ records: [Record]) throws(StoreError) {
+        var seen: [Key: UInt64] = [:]
+        for r in records {
+            guard let client = r.client, let nonce = r.nonce else { continue }
+            let k = key(0, client)
+            let last = seen[k] ?? nonces[k]
+            if let last, nonce <= last { throw .staleNonce(client: client, nonce: nonce, last: last) }
+            seen[k] = nonce
+        }
+    }
+
+    mutating func apply(_ r: Record) {
+        if let client = r.client, let nonce = r.nonce {
+            let k = key(0, client)
+            nonces[k] = max(nonces[k] ?? 0, nonce)
+        }
+        if let idem = r.idempotencyKey {
+            let k = key(1, idem)
+            if idempotency[k] == nil { idempotency[k] = r.seq }
+        }
+    }
+
+    // MARK: The REPLAY file
+
+    static let fileName = "REPLAY"
+    static let magic: [UInt8] = [0x89] + Array("NEDBRPL".utf8)
+
+    /// Encodes the table as of `seq` (whose chain hash is `chain`).
+    func encode(storeId: StoreID, seq: UInt64, chain: Hash32) -> [UInt8] {
+        var w = ByteWriter(capacity: 96 + (nonces.count + idempotency.count) * 24)
+        w.append(ReplayTable.magic)
+        w.u16(FormatVersion.read); w.u16(FormatVersion.write); w.u32(0)
+        w.append(storeId.bytes)
+        w.u64(seq); w.hash(chain)
+        w.u32(UInt32(nonces.count)); w.u32(UInt32(idempotency.count))
+        for table in [nonces, idempotency] {
+            for (k, v) in table.sorted(by: { ($0.key.a, $0.key.b) < ($1.key.a, $1.key.b) }) { w.u64(k.a); w.u64(k.b); w.u64(v) }
+        }
+        w.u32(CRC32C.checksum(w.bytes))
+        return w.bytes
+    }
+
+    /// Decodes a REPLAY file; nil if it is damaged or belongs elsewhere.
+    mutating func load(_ bytes: [UInt8], storeId: StoreID) -> (seq: UInt64, chain: Hash32)? {
+        guard bytes.count >= 84, Array(bytes[0..<8]) == ReplayTable.magic,
+              CRC32C.checksum(Array(bytes[0..<(bytes.count - 4)])) == ByteReader.peekU32(bytes, bytes.count - 4) else { return nil }
+        var r = ByteReader(bytes, start: 8, end: bytes.count - 4)
+        do {
+            guard try r.u16() <= FormatVersion.read else { return nil }
+            try r.skip(6)
+            guard try r.bytes(16) == storeId.bytes else { return nil }
+            let seq = try r.u64(), chain = try r.hash()
+            let a = Int(try r.u32()), b = Int(try r.u32())
+            guard r.remaining == (a + b) * 24 else { return nil }
+            var n: [Key: UInt64] = [:], i: [Key: UInt64] = [:]
+            for _ in 0..<a { n[Key(a: try r.u64(), b: try r.u64())] = try r.u64() }
+            for _ in 0..<b { i[Key(a: try r.u64(), b: try r.u64())] = try r.u64() }
+            nonces = n
+            idempotency = i
+            return (seq, chain)
+        } catch {
+            return nil
+        }
+    }
+}
+
+extension ByteReader {
+    static func peekU32(_ b: [UInt8], _ o: Int) -> UInt32 {
+        guard o >= 0, o + 4 <= b.count else { return 0 }
+        return UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+@testable import NEDBStore
+import NEDBFormat
+
+final class TempDir {
+    let path: String
+    init(_ label: String = "store") {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("nedb-\(label)-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        path = base.path
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func sub(_ name: String) -> String { path + "/" + name }
+}
+
+func put(_ collection: String, _ id: String, _ doc: JSONValue) -> Record {
+    var r = Record(type: .put, seq: 0, time: 0)
+    r.collection = collection
+    r.id = id
+    r.document = JCS.serialize(doc)
+    return r
+}
+
+func testOptions(_ fs: FileSystem = PosixFileSystem()) -> StoreOptions {
+    var o = StoreOptions()
+    o.fileSystem = fs
+    o.durability = .batch
+    return o
+}
+
+/// A file system that fails on demand, and can forget unsynced writes (a simulated power loss).
+final class FaultyFileSystem: FileSystem, @unchecked Sendable {
+    enum Fault { case failSync, shortWrite, noSpace }
+
+    let base: MemoryFileSystem
+    let mutex = NSLock()
+    var faults: [Fault] = []
+    /// Contents of each file as of its last fsync.
+    var durable: [String: [UInt8]] = [:]
+    var writeCount = 0
+    var failAfterWrites: Int? = nil
+
+    init(base: MemoryFileSystem = MemoryFileSystem()) { self.base = base }
+
+    func inject(_ fault: Fault) { mutex.lock(); faults.append(fault); mutex.unlock() }
+
+    func takeFault(_ kind: (Fault) -> Bool) -> Fault? {
+        mutex.lock(); defer { mutex.unlock() }
+        if let i = faults.firstIndex(where: kind) { return faults.remove(at: i) }
+        return nil
+    }
+
+    /// Power loss: every file reverts to its last fsynced contents (files never synced vanish).
+    func powerLoss() {
+        mutex.lock(); defer { mutex.unlock() }
+        for path in base.allFiles where !path.hasSuffix("/LOCK") {
+            if let d = durable[path] { base.setContents(path, d) } else { try? base.remove(path) }
+        }
+    }
+
+    func openForReading(_ path: String) throws(SystemError) -> ReadableFile { try base.openForReading(path) }
+
+    func openForWriting(_ path: String, create: Bool) throws(SystemError) -> WritableFile {
+        FaultyFile(inner: try base.openForWriting(path, create: create), fs: self, path: path)
+    }
+
+    func listDirectory(_ path: String) throws(SystemError) -> [String] { try base.listDirectory(path) }
+    func createDirectory(_ path: String) throws(SystemError) { try base.createDirectory(path) }
+    func rename(_ from: String, to: String) throws(SystemError) {
+        try base.rename(from, to: to)
+        mutex.lock(); durable[to] = base.contents(to); durable[from] = nil; mutex.unlock()
+    }
+    func remove(_ path: String) throws(SystemError) { try base.remove(path) }
+    func syncDirectory(_ path: String) throws(SystemError) {}
+    func exists(_ path: String) -> Bool { base.exists(path) }
+    func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
+    func lock(_ path: String, owner: String) throws(SystemError) -> FileLock { try base.lock(path, owner: owner) }
+}
+
+final class FaultyFile: WritableFile, @unchecked Sendable {
+    let inner: WritableFile
+    let fs: FaultyFileSystem
+    let path: String
+    init(inner: WritableFile, fs: FaultyFileSystem, path: String) { self.inner = inner; self.fs = fs; self.path = path }
+
+    func size() throws(SystemError) -> UInt64 { try inner.size() }
+    func read(at offset: UInt64, count: Int) throws(SystemError) -> [UInt8] { try inner.read(at: offset, count: count) }
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        try inner.read(at: offset, into: buffer)
+    }
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(SystemError) {
+        if fs.takeFault({ $0 == .noSpace }) != nil { throw SystemError(operation: "pwrite", path: path, errno: ENOSPC) }
+        if fs.takeFault({ $0 == .shortWrite }) != nil {
+            try inner.write(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count / 2)]), at: offset)
+            throw SystemError(operation: "pwrite", path: path, errno: EIO)
+        }
+        try inner.write(bytes, at: offset)
+    }
+    func sync() throws(SystemError) {
+        if fs.takeFault({ $0 == .failSync }) != nil { throw SystemError(operation: "fdatasync", path: path, errno: EIO) }
+        fs.mutex.lock(); fs.durable[path] = fs.base.contents(path); fs.mutex.unlock()
+    }
+    func truncate(to size: UInt64) throws(SystemError) { try inner.truncate(to: size) }
+    func close() { inner.close() }
+}
