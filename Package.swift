@@ -30,6 +30,7 @@ let package = Package(
         .target(name: "NEDBFixtureKit", dependencies: ["NEDBFormat"], path: "tools/fixture-kit"),
         .executableTarget(name: "nedb-fixtures", dependencies: ["NEDBFixtureKit"],
                           path: "tools/fixtures-gen"),
+        .executableTarget(name: "nedb-crash-writer", dependencies: ["NEDBStore"], path: "tools/crash-writer"),
         .executableTarget(name: "nedb-bench", dependencies: ["NEDBFormat", "NEDBFixtureKit"],
                           path: "Benchmarks/nedb-bench"),
 
