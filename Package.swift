@@ -17,6 +17,7 @@ let package = Package(
                        providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
                        providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CNEDBSupport"),
 
         // Thin typed wrappers: hashing, AEAD, signatures, KDF, compression, CRC32C.
@@ -31,7 +32,7 @@ let package = Package(
         .executableTarget(name: "nedb-fixtures", dependencies: ["NEDBFixtureKit"],
                           path: "tools/fixtures-gen"),
         .executableTarget(name: "nedb-crash-writer", dependencies: ["NEDBStore"], path: "tools/crash-writer"),
-        .executableTarget(name: "nedb-bench", dependencies: ["NEDBFormat", "NEDBFixtureKit"],
+        .executableTarget(name: "nedb-bench", dependencies: ["NEDBFormat", "NEDBFixtureKit", "NEDBStore", "CSQLite"],
                           path: "Benchmarks/nedb-bench"),
 
         .testTarget(name: "NEDBFormatTests", dependencies: ["NEDBFormat", "NEDBFixtureKit"]),

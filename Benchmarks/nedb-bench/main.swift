@@ -8,15 +8,24 @@ import NEDBFormat
 var arguments = Array(CommandLine.arguments.dropFirst())
 let quick = arguments.contains("--quick")
 arguments.removeAll { $0.hasPrefix("--") }
-let suites = arguments.isEmpty ? ["format"] : arguments
-let scratch = "/tmp"
+let suites = arguments.isEmpty ? ["format", "store"] : arguments
+let scratch = getenv("NEDB_BENCH_DIR").map { String(cString: $0) } ?? "/tmp"
 do {
     for suite in suites {
         let tables: [ResultTable]
         switch suite {
         case "format": tables = try FormatBench.run(quick: quick, scratch: scratch)
+        case "store": tables = try StoreBench.run(quick: quick, scratch: scratch)
         case "make-store":       // profiling aid: write a 200K-record store to the last argument
             try FormatBench.makeStore(count: 200_000, directory: arguments.last!)
+            tables = []
+        case "append-loop":      // profiling aid: 100K appends with durability none
+            let docs = StoreBench.documents(1000)
+            print(try StoreBench.appendRate(dir: scratch + "/append-loop", durability: .none, writers: 1, count: 100_000, docs: docs))
+            tables = []
+        case "batch-loop":       // profiling aid: 64 writers, durability batch
+            let docs = StoreBench.documents(1000)
+            print(try StoreBench.appendRate(dir: scratch + "/batch-loop", durability: .batch, writers: 64, count: 40_000, docs: docs))
             tables = []
         case "verify-loop":      // profiling aid: verify a directory repeatedly
             for _ in 0..<20 { _ = StoreVerifier.verify(directory: arguments.last!) }

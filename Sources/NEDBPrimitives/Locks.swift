@@ -10,7 +10,13 @@ public final class PthreadMutex: @unchecked Sendable {
 
     public init() {
         pointer = .allocate(capacity: 1)
-        pthread_mutex_init(pointer, nil)
+        // Adaptive: spin briefly before sleeping, which suits the short critical sections here
+        // under contention (group commit wakes many appenders at once).
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ADAPTIVE_NP))
+        pthread_mutex_init(pointer, &attributes)
+        pthread_mutexattr_destroy(&attributes)
     }
 
     deinit {
@@ -45,6 +51,17 @@ public final class PthreadCondition: @unchecked Sendable {
 
     /// Waits; the caller must hold `mutex`.
     public func wait(_ mutex: PthreadMutex) { pthread_cond_wait(pointer, mutex.pointer) }
+
+    /// Waits at most `nanoseconds`; the caller must hold `mutex`.
+    public func wait(_ mutex: PthreadMutex, nanoseconds: Int) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var deadline = timespec()
+        let total = Int(now.tv_nsec) + nanoseconds
+        deadline.tv_sec = now.tv_sec + total / 1_000_000_000
+        deadline.tv_nsec = total % 1_000_000_000
+        pthread_cond_timedwait(pointer, mutex.pointer, &deadline)
+    }
     public func broadcast() { pthread_cond_broadcast(pointer) }
     public func signal() { pthread_cond_signal(pointer) }
 }

@@ -39,7 +39,10 @@ extension LogStore {
 
     func rootLocked(size: UInt64) throws(StoreError) -> Hash32 {
         // Fast path: the active segment's accumulator holds the frontier of the whole log.
-        if let a = active, a.accumulator.frontier.size == size { return a.accumulator.frontier.root }
+        if let a = active {
+            let frontier = a.accumulator.frontier()
+            if frontier.size == size { return frontier.root }
+        }
         do throws(FormatError) { return try NodeSource(store: self).rootHash(size: size) } catch { throw .damaged(error) }
     }
 
@@ -53,6 +56,7 @@ extension LogStore {
             let start = index << level
             let end = start + (UInt64(1) << level)        // exclusive
             if let a = store.active, start >= a.header.firstSeq {
+                if level > 0 { a.accumulator.catchUp() }
                 guard let h = a.accumulator.levels.node(level: level, index: index) else {
                     throw .malformed(Location(seq: start), detail: "Merkle node beyond the log")
                 }

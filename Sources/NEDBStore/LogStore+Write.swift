@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import NEDBFormat
 
 extension LogStore {
@@ -25,13 +28,13 @@ extension LogStore {
     public func enqueue(_ drafts: [Record], durability: Durability? = nil) throws(StoreError) -> AppendTicket {
         let mode = durability ?? options.durability
         guard !drafts.isEmpty else {
-            return AppendTicket(result: .appended(seqs: []), records: [], upTo: 0, durability: mode)
+            return AppendTicket(result: .appended(seqs: []), records: [], upTo: 0, durability: mode, done: true)
         }
         return try mutex.locked { () throws(StoreError) -> AppendTicket in
             try checkWritableLocked()
             if let seq = replay.duplicate(of: drafts) {
                 // Acknowledged as soon as the original is.
-                return AppendTicket(result: .duplicate(seq: seq), records: [], upTo: seq + 1, durability: mode)
+                return AppendTicket(result: .duplicate(seq: seq), records: [], upTo: seq + 1, durability: mode, done: false)
             }
             try replay.checkNonces(drafts)
             if let a = active, !a.accumulator.isEmpty, a.accumulator.dataEnd >= options.segmentSize {
@@ -39,58 +42,98 @@ extension LogStore {
             }
             let time = max(options.clock(), lastTime)
             let first = nextSeq
-            var records: [Record] = []
-            records.reserveCapacity(drafts.count)
-            for (i, draft) in drafts.enumerated() {
-                var r = draft
-                r.seq = first + UInt64(i)
-                r.time = time
-                r.transaction = drafts.count > 1 ? TransactionMark(firstSeq: first, count: UInt32(drafts.count)) : nil
-                do throws(FormatError) { try RecordCodec.validateForWriting(r, checkDocument: encoder.checkDocuments) } catch {
+            var records = drafts
+            let mark = drafts.count > 1 ? TransactionMark(firstSeq: first, count: UInt32(drafts.count)) : nil
+            for i in records.indices {
+                records[i].seq = first + UInt64(i)
+                records[i].time = time
+                records[i].transaction = mark
+                do throws(FormatError) { try RecordCodec.validateForWriting(records[i], checkDocument: encoder.checkDocuments) } catch {
                     throw .invalidRecord(error)
                 }
-                records.append(r)
             }
-            // Encode into a scratch buffer first so a failure leaves nothing half-buffered.
-            let startChain = encoder.chain
-            var frames: [UInt8] = []
-            var chains: [(length: Int, chain: Hash32)] = []
+            // Everything is validated: encoding can fail only if encryption itself fails, and
+            // then nothing more may be written (the store fails rather than half-buffer).
+            guard let a = active else { throw .closed }
             for r in records {
-                let before = frames.count
+                let before = pending.count
                 do throws(FormatError) {
-                    let chain = try encoder.append(r, to: &frames)
-                    chains.append((frames.count - before, chain))
+                    let chain = try encoder.append(r, to: &pending, validated: true)
+                    a.accumulator.add(frameLength: pending.count - before, seq: r.seq, time: r.time, chain: chain)
                 } catch {
-                    encoder.reset(chain: startChain)
+                    failure = SystemError(operation: "encode", path: a.path, errno: EIO)
                     throw .invalidRecord(error)
                 }
             }
-            guard var a = active else { throw .closed }
-            for (r, c) in zip(records, chains) { a.accumulator.add(frameLength: c.length, seq: r.seq, time: r.time, chain: c.chain) }
-            active = a
-            pending.append(contentsOf: frames)
-            for r in records { replay.apply(r) }
+            for r in records where r.client != nil || r.idempotencyKey != nil { replay.apply(r) }
+            stats.records += UInt64(records.count)
             nextSeq += UInt64(records.count)
             lastTime = time
             releaseQueue.append((nextSeq, mode.needsSync))
-            return AppendTicket(result: .appended(seqs: records.map(\.seq)), records: records, upTo: nextSeq, durability: mode)
+            // Without a sync to wait for and no flush in progress, write now: one lock round trip.
+            if mode.needsSync {
+                syncAppendersInFlight += 1
+                syncAppendersQueued += 1
+                leaderCondition.signal()
+            }
+            var done = false
+            if !mode.needsSync && !flushing {
+                try flushLocked(sync: false)
+                done = true
+            }
+            return AppendTicket(result: .appended(seqs: records.map(\.seq)), records: records, upTo: nextSeq,
+                                durability: mode, done: done)
         }
     }
 
     /// Waits until the ticket's records are written (durability `none`) or fsynced (`batch`,
-    /// `always`). Concurrent waiters share the work: one leads a flush while the others wait.
+    /// `always`). Concurrent waiters share the work: one leads a flush while the others sleep
+    /// on their own semaphores and are woken exactly when a flush covers them.
     public func wait(for ticket: AppendTicket) throws(StoreError) {
-        guard ticket.upTo > 0 else { return }
+        guard ticket.upTo > 0, !ticket.done else { return }
         let needSync = ticket.durability.needsSync
-        try mutex.locked { () throws(StoreError) in
-            while true {
-                if let failure { throw .failed(failure) }
-                if writtenUpTo >= ticket.upTo && (!needSync || syncedUpTo >= ticket.upTo) { return }
-                if flushing {
-                    condition.wait(mutex)
-                    continue
+        let counted = needSync && ticket.records.count > 0
+        mutex.lock()
+        func finish() {
+            if counted { syncAppendersInFlight -= 1; leaderCondition.signal() }
+            let wake = wakeList
+            wakeList.removeAll()
+            mutex.unlock()
+            for w in wake { w.semaphore.signal() }
+        }
+        var lingered = false
+        while true {
+            if let failure { finish(); throw .failed(failure) }
+            if writtenUpTo >= ticket.upTo && (!needSync || syncedUpTo >= ticket.upTo) { finish(); return }
+            if flushing {
+                let waiter = Waiter(upTo: ticket.upTo, needsSync: needSync, counted: counted)
+                waiters.append(waiter)
+                let wake = wakeList
+                wakeList.removeAll()
+                mutex.unlock()
+                for w in wake { w.semaphore.signal() }
+                waiter.semaphore.wait()
+                // Woken as done (already uncounted by the waker) or failed: return without the lock.
+                if let error = waiter.error { throw error }
+                if !waiter.lead { return }
+                mutex.lock()
+                continue
+            }
+            // Group commit: before leading a sync, give appenders that are about to buffer a
+            // record a moment (at most half an fsync) so one fsync covers them too.
+            if needSync && !lingered && syncAppendersQueued < syncAppendersInFlight {
+                lingered = true
+                let deadline = Clock.nanoseconds() + syncNanosEstimate / 2
+                while syncAppendersQueued < syncAppendersInFlight && !flushing && failure == nil {
+                    let left = deadline - Clock.nanoseconds()
+                    if left <= 0 { break }
+                    leaderCondition.wait(mutex, nanoseconds: left)
                 }
-                try leadFlushLocked(sync: needSync)
+                continue
+            }
+            do throws(StoreError) { try leadFlushLocked(sync: needSync || waiters.contains { $0.needsSync }) } catch {
+                finish()
+                throw error
             }
         }
     }
@@ -104,26 +147,64 @@ extension LogStore {
         let upTo = nextSeq
         let offset = a.fileEnd
         let file = a.file
+        syncAppendersQueued = 0
         mutex.unlock()
         var error: SystemError? = nil
+        let started = Clock.nanoseconds()
         do {
             if !bytes.isEmpty { try file.write(bytes, at: offset) }
             if sync { try file.sync() }
         } catch let e {
             error = e
         }
+        let took = Clock.nanoseconds() - started
         mutex.lock()
+        stats.writes += bytes.isEmpty ? 0 : 1
+        stats.syncs += sync ? 1 : 0
+        if sync { syncNanosEstimate = (syncNanosEstimate * 7 + min(took, 10_000_000)) / 8 }
         flushing = false
         defer { condition.broadcast() }
         if let error {
             // Nothing after the last successful fsync can be acknowledged any more: fail the store.
             failure = error
+            wakeWaitersLocked()
             throw .failed(error)
         }
         active?.fileEnd = offset + UInt64(bytes.count)
         writtenUpTo = upTo
         if sync { syncedUpTo = upTo }
         releaseLocked()
+    }
+
+    /// Signals pending wakeups while holding the lock (rare paths: rotation, close, failures).
+    func signalWakeListLocked() {
+        for w in wakeList { w.semaphore.signal() }
+        wakeList.removeAll()
+    }
+
+    /// Wakes every waiter whose records are covered (or all of them, with the error, after a
+    /// failure); if some remain, wakes the first of those to lead the next flush.
+    func wakeWaitersLocked() {
+        guard !waiters.isEmpty else { return }
+        var remaining: [Waiter] = []
+        for w in waiters {
+            if let failure {
+                w.error = .failed(failure)
+                if w.counted { syncAppendersInFlight -= 1 }
+                wakeList.append(w)
+            } else if writtenUpTo >= w.upTo && (!w.needsSync || syncedUpTo >= w.upTo) {
+                if w.counted { syncAppendersInFlight -= 1 }
+                wakeList.append(w)
+            } else {
+                remaining.append(w)
+            }
+        }
+        if !flushing, let next = remaining.first {
+            remaining.removeFirst()
+            next.lead = true
+            wakeList.append(next)
+        }
+        waiters = remaining
     }
 
     /// Flushes with the lock held throughout (rotation and close).
@@ -135,10 +216,16 @@ extension LogStore {
             if sync { try a.file.sync() }
         } catch {
             failure = error
+            wakeWaitersLocked()
+            signalWakeListLocked()
             throw .failed(error)
         }
         active?.fileEnd = a.fileEnd + UInt64(pending.count)
+        defer { signalWakeListLocked() }
+        stats.writes += pending.isEmpty ? 0 : 1
+        stats.syncs += sync ? 1 : 0
         pending.removeAll(keepingCapacity: true)
+        if sync { syncAppendersQueued = 0 }
         writtenUpTo = nextSeq
         if sync { syncedUpTo = nextSeq }
         releaseLocked()
@@ -157,7 +244,7 @@ extension LogStore {
             releaseHead = 0
         }
         if releaseHead == releaseQueue.count { visibleUpTo = max(visibleUpTo, min(writtenUpTo, nextSeq)) }
-        condition.broadcast()
+        wakeWaitersLocked()
     }
 
     func checkWritableLocked() throws(StoreError) {
@@ -189,7 +276,7 @@ extension LogStore {
             throw .damaged(sealedFile.footerError ?? .malformed(Location(file: old.path), detail: "sealed segment has no footer"))
         }
         sealed.append(SealedSegment(file: sealedFile, footer: footerIndex))
-        try startSegmentLocked(number: old.header.segmentNumber + 1, frontier: old.accumulator.frontier)
+        try startSegmentLocked(number: old.header.segmentNumber + 1, frontier: old.accumulator.frontier())
         try writeManifestLocked()
         try writeReplayIndexLocked()
         if options.compressSealed { scheduleCompression(path: old.path, accumulator: old.accumulator) }
@@ -301,5 +388,14 @@ extension LogStore {
             try checkWritableLocked()
             try rotateLocked()
         }
+    }
+}
+
+/// Monotonic time for group-commit decisions.
+enum Clock {
+    static func nanoseconds() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int(ts.tv_sec) * 1_000_000_000 + Int(ts.tv_nsec)
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import NEDBFormat
 
 /// What opening a store found and did.
@@ -38,6 +39,8 @@ public struct AppendTicket: Sendable {
     public let records: [Record]
     let upTo: UInt64
     let durability: Durability
+    /// Already written (and released) by `enqueue`.
+    let done: Bool
 }
 
 /// A durable, segmented, hash-chained log in a directory (or in memory): the single writer of
@@ -59,6 +62,8 @@ public final class LogStore: @unchecked Sendable {
     // Everything below is guarded by `mutex`.
     let mutex = PthreadMutex()
     let condition = PthreadCondition()
+    /// Wakes a leader that lingers to gather more appenders into its fsync.
+    let leaderCondition = PthreadCondition()
     var keyring: Keyring?
     var keyFile: KeyFile?
     var masterKey: MasterKey?
@@ -83,6 +88,39 @@ public final class LogStore: @unchecked Sendable {
     var closed = false
     var compressionInFlight = 0
     var manifestGeneration: UInt64 = 0
+    /// Group commit: appenders waiting for a sync, those whose records are buffered and not yet
+    /// taken by a leader, and a running estimate of the fsync time (ns).
+    var syncAppendersInFlight = 0
+    var syncAppendersQueued = 0
+    var syncNanosEstimate = 100_000
+    /// Appenders sleeping until a flush covers their records, each on its own semaphore so a
+    /// flush wakes exactly the satisfied ones (no thundering herd on the mutex).
+    var waiters: [Waiter] = []
+    /// Waiters to signal once the lock is released (signalling under the lock makes the woken
+    /// threads collide with it).
+    var wakeList: [Waiter] = []
+
+    final class Waiter: @unchecked Sendable {
+        let upTo: UInt64
+        let needsSync: Bool
+        let semaphore = DispatchSemaphore(value: 0)
+        var error: StoreError?
+        /// Woken to lead the next flush rather than because its records are done.
+        var lead = false
+        /// Counted in `syncAppendersInFlight`; the waker uncounts it when its records are done.
+        let counted: Bool
+        init(upTo: UInt64, needsSync: Bool, counted: Bool) { self.upTo = upTo; self.needsSync = needsSync; self.counted = counted }
+    }
+    var stats = Statistics()
+
+    /// Counters since open.
+    public struct Statistics: Sendable {
+        public var records: UInt64 = 0
+        public var writes: UInt64 = 0
+        public var syncs: UInt64 = 0
+    }
+
+    public var statistics: Statistics { mutex.locked { stats } }
 
     struct MerkleKey: Hashable { let level: Int, index: UInt64 }
 
@@ -99,6 +137,7 @@ public final class LogStore: @unchecked Sendable {
         self.lock = lock
         self.keyring = keyring
         self.encoder = RecordEncoder(algorithm: hashAlgorithm, storeId: storeId, keyring: keyring, chain: .zero)
+        self.encoder.checkDocuments = !options.trustCanonicalDocuments
         self.replay = ReplayTable(storeId: storeId, keyring: keyring)
     }
 

@@ -84,12 +84,20 @@ final class SealedSegment: @unchecked Sendable {
     }
 }
 
-/// The segment being appended to.
-struct ActiveSegment {
-    var path: String
-    var header: SegmentHeader
-    var file: WritableFile
+/// The segment being appended to (a class, so its growing arrays are never copied).
+final class ActiveSegment {
+    let path: String
+    let header: SegmentHeader
+    let file: WritableFile
     var accumulator: SegmentAccumulator
     /// Bytes of the file written so far (header included).
     var fileEnd: UInt64
+
+    init(path: String, header: SegmentHeader, file: WritableFile, accumulator: SegmentAccumulator, fileEnd: UInt64) {
+        self.path = path
+        self.header = header
+        self.file = file
+        self.accumulator = accumulator
+        self.fileEnd = fileEnd
+    }
 }

@@ -60,6 +60,9 @@ public struct StoreOptions: Sendable {
     /// Argon2id limits used when a passphrase creates a key file.
     public var argon2OpsLimit: UInt64 = Argon2id.defaultOpsLimit
     public var argon2MemLimit: UInt64 = Argon2id.defaultMemLimit
+    /// Skip re-parsing documents before writing: for callers (the engine) that produce them
+    /// with `JCS.serialize` of a JSON object.
+    public var trustCanonicalDocuments = false
     /// The file system (tests inject faults; in-memory stores use `MemoryFileSystem`).
     public var fileSystem: FileSystem = PosixFileSystem()
     /// The clock, µs since the epoch (tests fix it).

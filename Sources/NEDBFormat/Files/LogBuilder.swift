@@ -74,8 +74,9 @@ public final class LogBuilder {
     }
 
     func startSegment() {
+        let frontier = accumulators.isEmpty ? CompactRange(hasher: MerkleHasher(options.algorithm))
+            : accumulators[accumulators.count - 1].frontier()
         let previous = accumulators.last
-        let frontier = previous?.frontier ?? CompactRange(hasher: MerkleHasher(options.algorithm))
         let header = SegmentHeader(hashAlgorithm: options.algorithm, encrypted: options.encryption != nil, compressed: false,
                                    storeId: options.storeId, segmentNumber: UInt64(accumulators.count), firstSeq: nextSeq,
                                    previousChain: previous?.chain ?? .zero,
@@ -87,7 +88,10 @@ public final class LogBuilder {
     /// The chain hash of the last record.
     public var chain: Hash32 { encoder.chain }
     /// The Merkle root of all records so far.
-    public var root: Hash32 { accumulators.last?.frontier.root ?? MerkleHasher(options.algorithm).emptyRoot }
+    public var root: Hash32 {
+        guard var last = accumulators.last else { return MerkleHasher(options.algorithm).emptyRoot }
+        return last.frontier().root
+    }
     /// The keyring of an encrypted store.
     public var keyring: Keyring? { encoder.keyring }
 
@@ -99,7 +103,7 @@ public final class LogBuilder {
     public func files(sealLast: Bool = false, compress: (Int) -> Bool = { _ in false }) throws(FormatError) -> [(path: String, bytes: [UInt8])] {
         var out: [(String, [UInt8])] = []
         var entries: [Manifest.Entry] = []
-        for (i, acc) in accumulators.enumerated() {
+        for (i, var acc) in accumulators.enumerated() {
             let sealed = i < accumulators.count - 1 || sealLast
             var bytes: [UInt8]
             var state = Manifest.SegmentState.active

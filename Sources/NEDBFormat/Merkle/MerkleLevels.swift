@@ -33,9 +33,31 @@ public struct MerkleLevels: Sendable, Equatable {
         return end > start ? end - start : 0
     }
 
+    /// Leaves whose parent nodes have been computed (the rest wait for `catchUp`).
+    public private(set) var builtLeaves: Int = 0
+
+    /// Appends a leaf and computes the nodes it completes.
     public mutating func append(_ leaf: Hash32) {
         levels[0].append(leaf)
-        let position = firstLeaf + UInt64(levels[0].count)   // leaves [0, position) now exist up to here
+        catchUp()
+    }
+
+    /// Appends a leaf without hashing; call `catchUp()` before reading nodes above level 0.
+    @inline(__always)
+    public mutating func appendDeferred(_ leaf: Hash32) {
+        levels[0].append(leaf)
+    }
+
+    /// Computes every node completed by leaves appended with `appendDeferred`.
+    public mutating func catchUp() {
+        while builtLeaves < levels[0].count {
+            builtLeaves += 1
+            buildNodes(completedBy: builtLeaves)
+        }
+    }
+
+    private mutating func buildNodes(completedBy count: Int) {
+        let position = firstLeaf + UInt64(count)   // leaves up to `position` now have their parents
         var level = 1
         while position % (UInt64(1) << level) == 0 {
             let k = position >> level - 1                      // node covering [k·2^level, position)
@@ -73,6 +95,7 @@ public struct MerkleLevels: Sendable, Equatable {
         while MerkleLevels.nodeCount(firstLeaf: firstLeaf, leafCount: count, level: expectedLevels) > 0 { expectedLevels += 1 }
         guard levels.count == expectedLevels else { return nil }
         self.levels = levels
+        self.builtLeaves = leaves.count
     }
 }
 

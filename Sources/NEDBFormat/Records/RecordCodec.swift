@@ -20,57 +20,74 @@ public enum RecordCodec {
     }
 
     /// Writes the fields of `record` whose tag passes `include`, in ascending tag order,
-    /// interleaving ignorable extra fields at their tag positions.
+    /// interleaving ignorable extra fields at their tag positions. Writes straight into `w`.
     public static func encodeFields(_ r: Record, into w: inout ByteWriter, include: (FieldTag) -> Bool) {
-        var extras = r.extraFields.sorted { $0.tag < $1.tag }[...]
-        func flushExtras(below tag: UInt8) {
-            while let e = extras.first, e.tag < tag {
+        var extraIndex = 0
+        let extras = r.extraFields.count > 1 ? r.extraFields.sorted { $0.tag < $1.tag } : r.extraFields
+        func flushExtras(below tag: Int, _ w: inout ByteWriter) {
+            while extraIndex < extras.count, Int(extras[extraIndex].tag) < tag {
+                let e = extras[extraIndex]
                 w.u8(e.tag); w.uvarint(UInt64(e.value.count)); w.append(e.value)
-                extras = extras.dropFirst()
+                extraIndex += 1
             }
         }
-        func field(_ tag: FieldTag, _ value: [UInt8]) {
-            guard include(tag) else { return }
-            flushExtras(below: tag.rawValue)
-            w.u8(tag.rawValue); w.uvarint(UInt64(value.count)); w.append(value)
+        func start(_ tag: FieldTag, _ length: Int, _ w: inout ByteWriter) -> Bool {
+            guard include(tag) else { return false }
+            if extraIndex < extras.count { flushExtras(below: Int(tag.rawValue), &w) }
+            w.u8(tag.rawValue); w.uvarint(UInt64(length))
+            return true
         }
-        func text(_ tag: FieldTag, _ s: String?) { if let s { field(tag, Array(s.utf8)) } }
-        func u64(_ tag: FieldTag, _ v: UInt64?) { if let v { field(tag, le64(v)) } }
-        func i64(_ tag: FieldTag, _ v: Int64?) { if let v { field(tag, le64(UInt64(bitPattern: v))) } }
-        func hash(_ tag: FieldTag, _ h: Hash32?) { if let h { field(tag, h.bytes) } }
-
-        text(.collection, r.collection)
-        text(.id, r.id)
-        if let d = r.document { field(.document, d) }
-        i64(.validFrom, r.validFrom)
-        i64(.validTo, r.validTo)
-        if !r.causedBy.isEmpty { field(.causedBy, r.causedBy.flatMap(le64)) }
-        text(.evidence, r.evidence)
-        if let c = r.confidence { field(.confidence, le64(c.bitPattern)) }
-        text(.client, r.client)
-        u64(.nonce, r.nonce)
-        text(.idempotencyKey, r.idempotencyKey)
-        text(.relation, r.relation)
-        text(.targetCollection, r.targetCollection)
-        text(.targetId, r.targetId)
-        text(.indexField, r.indexField)
-        if let k = r.indexKind { field(.indexKind, [k.rawValue]) }
-        if let t = r.transaction { field(.transaction, le64(t.firstSeq) + le32(t.count)) }
-        if let k = r.keyId { field(.keyId, le32(k)) }
-        if let s = r.sealed { field(.sealed, s) }
-        hash(.keyCommitment, r.keyCommitment)
-        if let s = r.storeId { field(.storeId, s.bytes) }
-        if let h = r.hashAlgorithm { field(.hashAlgorithm, [h.rawValue]) }
-        text(.origin, r.origin)
-        if let e = r.encryption { field(.encryption, [e.rawValue]) }
-        u64(.checkpointSeq, r.checkpointSeq)
-        hash(.checkpointHash, r.checkpointHash)
-        u64(.retentionSeq, r.retentionSeq)
-        u64(.prunedCount, r.prunedCount)
-        if let t = r.prunedType { field(.prunedType, [t.rawValue]) }
-        text(.note, r.note)
-        flushExtras(below: 0xFF)
-        if let e = extras.first, e.tag == 0xFF { w.u8(e.tag); w.uvarint(UInt64(e.value.count)); w.append(e.value) }
+        func text(_ tag: FieldTag, _ s: String?, _ w: inout ByteWriter) {
+            guard let s else { return }
+            if start(tag, s.utf8.count, &w) { w.append(s.utf8) }
+        }
+        func bytes(_ tag: FieldTag, _ b: [UInt8]?, _ w: inout ByteWriter) {
+            guard let b else { return }
+            if start(tag, b.count, &w) { w.append(b) }
+        }
+        func u64(_ tag: FieldTag, _ v: UInt64?, _ w: inout ByteWriter) {
+            guard let v else { return }
+            if start(tag, 8, &w) { w.u64(v) }
+        }
+        func u8(_ tag: FieldTag, _ v: UInt8?, _ w: inout ByteWriter) {
+            guard let v else { return }
+            if start(tag, 1, &w) { w.u8(v) }
+        }
+        func hash(_ tag: FieldTag, _ h: Hash32?, _ w: inout ByteWriter) {
+            guard let h else { return }
+            if start(tag, 32, &w) { w.hash(h) }
+        }
+        text(.collection, r.collection, &w)
+        text(.id, r.id, &w)
+        bytes(.document, r.document, &w)
+        u64(.validFrom, r.validFrom.map { UInt64(bitPattern: $0) }, &w)
+        u64(.validTo, r.validTo.map { UInt64(bitPattern: $0) }, &w)
+        if !r.causedBy.isEmpty, start(.causedBy, r.causedBy.count * 8, &w) { for c in r.causedBy { w.u64(c) } }
+        text(.evidence, r.evidence, &w)
+        u64(.confidence, r.confidence?.bitPattern, &w)
+        text(.client, r.client, &w)
+        u64(.nonce, r.nonce, &w)
+        text(.idempotencyKey, r.idempotencyKey, &w)
+        text(.relation, r.relation, &w)
+        text(.targetCollection, r.targetCollection, &w)
+        text(.targetId, r.targetId, &w)
+        text(.indexField, r.indexField, &w)
+        u8(.indexKind, r.indexKind?.rawValue, &w)
+        if let t = r.transaction, start(.transaction, 12, &w) { w.u64(t.firstSeq); w.u32(t.count) }
+        if let k = r.keyId, start(.keyId, 4, &w) { w.u32(k) }
+        bytes(.sealed, r.sealed, &w)
+        hash(.keyCommitment, r.keyCommitment, &w)
+        bytes(.storeId, r.storeId?.bytes, &w)
+        u8(.hashAlgorithm, r.hashAlgorithm?.rawValue, &w)
+        text(.origin, r.origin, &w)
+        u8(.encryption, r.encryption?.rawValue, &w)
+        u64(.checkpointSeq, r.checkpointSeq, &w)
+        hash(.checkpointHash, r.checkpointHash, &w)
+        u64(.retentionSeq, r.retentionSeq, &w)
+        u64(.prunedCount, r.prunedCount, &w)
+        u8(.prunedType, r.prunedType?.rawValue, &w)
+        text(.note, r.note, &w)
+        flushExtras(below: 0x100, &w)
     }
 
     // MARK: Decoding
@@ -107,7 +124,7 @@ public enum RecordCodec {
             record.unknownFieldBytes = Array(bytes[reader.position..<bodyEnd])
             return record
         }
-        var present = Set<FieldTag>()
+        var present: UInt64 = 0
         var lastTag: Int = -1
         while !reader.isAtEnd {
             let tagRaw: UInt8, length: UInt64, valueStart: Int
@@ -138,10 +155,10 @@ public enum RecordCodec {
                 record.extraFields.append(ExtraField(tag: tagRaw, value: value))
                 continue
             }
-            present.insert(tag)
+            present |= 1 << UInt64(tag.rawValue & 0x3F)
             try assign(tag, value, to: &record, fail: { fail($0, seq: seq) }, options: options)
         }
-        try validate(&record, present: present, fail: { fail($0, seq: seq) })
+        try validate(record, presentMask: present, fail: { fail($0, seq: seq) })
         return record
     }
 
@@ -153,8 +170,7 @@ public enum RecordCodec {
         func fail(_ detail: String) -> FormatError {
             .malformed(Location(file: location.file, offset: location.offset, seq: seq), detail: "sealed content: " + detail)
         }
-        var present: Set<FieldTag> = [.keyId, .sealed, .keyCommitment]
-        if record.transaction != nil { present.insert(.transaction) }
+        var present: UInt64 = record.transaction != nil ? 1 << UInt64(FieldTag.transaction.rawValue) : 0
         var lastTag = -1
         while !reader.isAtEnd {
             let tagRaw: UInt8, value: [UInt8]
@@ -176,14 +192,10 @@ public enum RecordCodec {
                 continue
             }
             guard !RecordRules.outerTags.contains(tag) else { throw fail("field \(tag) must not be sealed") }
-            present.insert(tag)
+            present |= 1 << UInt64(tag.rawValue & 0x3F)
             try assign(tag, value, to: &record, fail: fail, options: options)
         }
-        let saved = record.sealed
-        record.sealed = nil
-        present.subtract([.keyId, .sealed, .keyCommitment])
-        try validate(&record, present: present, fail: fail)
-        record.sealed = saved
+        try validate(record, presentMask: present, fail: fail)
     }
 
     private static func assign(_ tag: FieldTag, _ v: [UInt8], to r: inout Record,
@@ -255,19 +267,29 @@ public enum RecordCodec {
 
     /// Checks field presence against the type's rules and every value constraint of §3.5.
     static func validate(_ r: inout Record, present: Set<FieldTag>, fail: (String) -> FormatError) throws(FormatError) {
-        let rules: RecordRules
-        if present.contains(.sealed) {
+        try validate(r, presentMask: StructureCheck.mask(present), fail: fail)
+    }
+
+    /// The same check with presence as a bit mask (bit = tag & 0x3F; every tag is below 0x40).
+    static func validate(_ r: Record, presentMask: UInt64, fail: (String) -> FormatError) throws(FormatError) {
+        let sealed = presentMask & (1 << UInt64(FieldTag.sealed.rawValue)) != 0
+        let required: UInt64, allowed: UInt64
+        if sealed {
             guard r.type.isSealedWhenEncrypted else { throw fail("\(r.type) records are never sealed") }
-            rules = RecordRules.sealedOuter
+            required = StructureCheck.sealedRequiredMask
+            allowed = StructureCheck.sealedAllowedMask
         } else {
-            guard let plain = RecordRules.plaintext(r.type) else { return }
-            rules = plain
+            guard r.type.isKnown else { return }
+            required = StructureCheck.requiredMasks[Int(r.type.rawValue)]
+            allowed = StructureCheck.allowedMasks[Int(r.type.rawValue)]
         }
-        if let missing = rules.required.subtracting(present).min(by: { $0.rawValue < $1.rawValue }) {
-            throw fail("\(r.type) record lacks required field \(missing)")
+        if presentMask & required != required {
+            let missing = FieldTag.allCases.first { required & ~presentMask & (1 << UInt64($0.rawValue)) != 0 }
+            throw fail("\(r.type) record lacks required field \(missing.map { "\($0)" } ?? "?")")
         }
-        if let extra = present.subtracting(rules.required).subtracting(rules.optional).min(by: { $0.rawValue < $1.rawValue }) {
-            throw fail("\(r.type) record must not have field \(extra)")
+        if presentMask & ~allowed != 0 {
+            let extra = FieldTag.allCases.first { presentMask & ~allowed & (1 << UInt64($0.rawValue)) != 0 }
+            throw fail("\(r.type) record must not have field \(extra.map { "\($0)" } ?? "?")")
         }
         try checkValues(r, fail: fail)
     }
@@ -306,13 +328,17 @@ public enum RecordCodec {
 
     static func checkName(_ s: String, what: String, allowColon: Bool, max: Int,
                           fail: (String) -> FormatError) throws(FormatError) {
-        let utf8 = s.utf8
-        guard !utf8.isEmpty else { throw fail("\(what) must not be empty") }
-        guard utf8.count <= max else { throw fail("\(what) is longer than \(max) bytes") }
-        for b in utf8 {
-            if b < 0x20 || b == 0x7F { throw fail("\(what) must not contain control characters") }
-            if !allowColon && b == 0x3A { throw fail("\(what) must not contain ':'") }
+        var copy = s
+        let problem: String? = copy.withUTF8 { utf8 in
+            if utf8.isEmpty { return "\(what) must not be empty" }
+            if utf8.count > max { return "\(what) is longer than \(max) bytes" }
+            for b in utf8 {
+                if b < 0x20 || b == 0x7F { return "\(what) must not contain control characters" }
+                if !allowColon && b == 0x3A { return "\(what) must not contain ':'" }
+            }
+            return nil
         }
+        if let problem { throw fail(problem) }
     }
 }
 
@@ -330,6 +356,43 @@ public enum RecordCodec {
 }
 
 extension RecordCodec {
+    /// The field tags present in `record`, as a bit mask (bit = tag & 0x3F).
+    public static func presentMask(_ r: Record) -> UInt64 {
+        var m: UInt64 = 0
+        func set(_ t: FieldTag) { m |= 1 << UInt64(t.rawValue & 0x3F) }
+        if r.collection != nil { set(.collection) }
+        if r.id != nil { set(.id) }
+        if r.document != nil { set(.document) }
+        if r.validFrom != nil { set(.validFrom) }
+        if r.validTo != nil { set(.validTo) }
+        if !r.causedBy.isEmpty { set(.causedBy) }
+        if r.evidence != nil { set(.evidence) }
+        if r.confidence != nil { set(.confidence) }
+        if r.client != nil { set(.client) }
+        if r.nonce != nil { set(.nonce) }
+        if r.idempotencyKey != nil { set(.idempotencyKey) }
+        if r.relation != nil { set(.relation) }
+        if r.targetCollection != nil { set(.targetCollection) }
+        if r.targetId != nil { set(.targetId) }
+        if r.indexField != nil { set(.indexField) }
+        if r.indexKind != nil { set(.indexKind) }
+        if r.transaction != nil { set(.transaction) }
+        if r.keyId != nil { set(.keyId) }
+        if r.sealed != nil { set(.sealed) }
+        if r.keyCommitment != nil { set(.keyCommitment) }
+        if r.storeId != nil { set(.storeId) }
+        if r.hashAlgorithm != nil { set(.hashAlgorithm) }
+        if r.origin != nil { set(.origin) }
+        if r.encryption != nil { set(.encryption) }
+        if r.checkpointSeq != nil { set(.checkpointSeq) }
+        if r.checkpointHash != nil { set(.checkpointHash) }
+        if r.retentionSeq != nil { set(.retentionSeq) }
+        if r.prunedCount != nil { set(.prunedCount) }
+        if r.prunedType != nil { set(.prunedType) }
+        if r.note != nil { set(.note) }
+        return m
+    }
+
     /// The field tags present in `record`.
     public static func presentTags(_ r: Record) -> Set<FieldTag> {
         var s = Set<FieldTag>()
@@ -369,7 +432,7 @@ extension RecordCodec {
     /// Checks a plaintext record before it is written, by the same rules a reader applies, so a
     /// writer never produces a record that readers reject. Documents must be canonical objects.
     public static func validateForWriting(_ record: Record, checkDocument: Bool = true) throws(FormatError) {
-        var r = record
+        let r = record
         let fail: (String) -> FormatError = { .malformed(Location(seq: record.seq), detail: $0) }
         if checkDocument, let d = r.document {
             guard case .object? = try? JSONParser.parse(d) else { throw fail("document must be a JSON object") }
@@ -378,7 +441,11 @@ extension RecordCodec {
             }
         }
         guard r.type.isKnown || r.type.isIgnorable else { throw fail("unknown record type \(r.type)") }
-        try validate(&r, present: presentTags(record), fail: fail)
-        guard encodeBody(record).count + 1 <= maxRecordLength else { throw fail("record exceeds \(maxRecordLength) bytes") }
+        try validate(r, presentMask: presentMask(record), fail: fail)
+        var size = 64 + (r.document?.count ?? 0) + (r.evidence?.utf8.count ?? 0) + (r.note?.utf8.count ?? 0) + (r.sealed?.count ?? 0)
+        size += r.causedBy.count * 8 + (r.unknownFieldBytes?.count ?? 0) + r.extraFields.reduce(0) { $0 + $1.value.count + 6 }
+        if size + 8192 > maxRecordLength, encodeBody(record).count + 1 > maxRecordLength {
+            throw fail("record exceeds \(maxRecordLength) bytes")
+        }
     }
 }

@@ -21,8 +21,9 @@ public final class RecordEncoder {
     /// Validates `record`, seals it when the store is encrypted, and appends its frame to
     /// `buffer`. Returns the chain hash. `nonce` fixes the AES-GCM nonce (fixtures only).
     @discardableResult
-    public func append(_ record: Record, to buffer: inout [UInt8], nonce: [UInt8]? = nil) throws(FormatError) -> Hash32 {
-        try RecordCodec.validateForWriting(record, checkDocument: checkDocuments)
+    public func append(_ record: Record, to buffer: inout [UInt8], nonce: [UInt8]? = nil,
+                       validated: Bool = false) throws(FormatError) -> Hash32 {
+        if !validated { try RecordCodec.validateForWriting(record, checkDocument: checkDocuments) }
         var stored = record
         if let keyring, record.type.isSealedWhenEncrypted {
             guard let key = keyring.current else { throw .wrongKey(Location(seq: record.seq), detail: "no data key available") }

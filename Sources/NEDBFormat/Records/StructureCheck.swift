@@ -60,6 +60,11 @@ public enum StructureCheck {
         RecordRules.plaintext(RecordType(rawValue: UInt8(raw))).map { mask($0.required) } ?? 0
     }
     static let sealedRequiredMask = mask(RecordRules.sealedOuter.required)
+    static let sealedAllowedMask = mask(RecordRules.sealedOuter.required.union(RecordRules.sealedOuter.optional))
+    /// Allowed-field (required or optional) masks by type byte.
+    static let allowedMasks: [UInt64] = (0..<256).map { raw in
+        RecordRules.plaintext(RecordType(rawValue: UInt8(raw))).map { mask($0.required.union($0.optional)) } ?? 0
+    }
 
     static func fixedSize(_ tag: FieldTag) -> Int? {
         switch tag {

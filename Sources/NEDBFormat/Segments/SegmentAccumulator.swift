@@ -4,9 +4,11 @@
 public struct SegmentAccumulator: Sendable {
     public let header: SegmentHeader
     public private(set) var offsets: [UInt64] = []
+    /// Merkle levels of the segment; nodes above the leaves are computed lazily, so call
+    /// `catchUp()` before reading them (the footer and the frontier do it themselves).
     public private(set) var levels: MerkleLevels
-    /// Compact range of the whole log after the last appended record.
-    public private(set) var frontier: CompactRange
+    /// Compact range of the whole log before the segment's first record.
+    public let startFrontier: CompactRange
     /// Chain hash of the last record (the header's previous chain before any record).
     public private(set) var chain: Hash32
     public private(set) var nextSeq: UInt64
@@ -20,7 +22,7 @@ public struct SegmentAccumulator: Sendable {
         self.header = header
         let hasher = MerkleHasher(header.hashAlgorithm)
         levels = MerkleLevels(hasher: hasher, firstLeaf: header.firstSeq)
-        self.frontier = frontier
+        self.startFrontier = frontier
         chain = header.previousChain
         nextSeq = header.firstSeq
         dataEnd = UInt64(header.headerLength)
@@ -37,14 +39,25 @@ public struct SegmentAccumulator: Sendable {
         lastTime = time
         offsets.append(dataEnd)
         dataEnd += UInt64(frameLength)
-        levels.append(chain)
-        frontier.append(chain)
+        levels.appendDeferred(chain)
         self.chain = chain
         nextSeq = seq + 1
     }
 
+    /// Computes the Merkle nodes of every record added so far.
+    public mutating func catchUp() { levels.catchUp() }
+
+    /// Compact range of the whole log after the last record.
+    public mutating func frontier() -> CompactRange {
+        catchUp()
+        var range = startFrontier
+        for (level, h) in levels.decomposition(upTo: nextSeq) { range.append(subtree: h, level: level) }
+        return range
+    }
+
     /// The footer describing everything added so far (at least one record).
-    public func footer(blocks: [BlockEntry]? = nil) -> SegmentFooter {
+    public mutating func footer(blocks: [BlockEntry]? = nil) -> SegmentFooter {
+        let frontier = frontier()
         let meta = FooterMeta(recordCount: UInt64(offsets.count), firstSeq: header.firstSeq, lastSeq: nextSeq - 1,
                               chainHead: chain, firstTime: firstTime, lastTime: lastTime,
                               logicalLength: dataEnd - UInt64(header.headerLength), root: frontier.root)
@@ -56,8 +69,9 @@ public struct SegmentAccumulator: Sendable {
 public enum SegmentCompressor {
     /// `frames` are the bytes from the end of the header to the data end of the plain segment;
     /// `accumulator` describes them. Returns the complete compressed segment file.
-    public static func compress(frames: [UInt8], accumulator: SegmentAccumulator,
+    public static func compress(frames: [UInt8], accumulator input: SegmentAccumulator,
                                 blockSize: Int = CompressedBlock.targetSize) throws(FormatError) -> [UInt8] {
+        var accumulator = input
         var header = accumulator.header
         header.compressed = true
         var out = header.encode()
