@@ -329,6 +329,15 @@ extension LogStore {
         manifestGeneration &+= 1
     }
 
+    /// Makes everything durable, seals the active segment and writes the REPLAY index: after a
+    /// checkpoint this leaves only the records after it to be read at the next open.
+    public func sealForCheckpoint() throws(StoreError) {
+        try mutex.locked { () throws(StoreError) in
+            try checkWritableLocked()
+            try rotateLocked()
+        }
+    }
+
     /// Writes the derived REPLAY file as of the last durable record.
     func writeReplayIndexLocked() throws(StoreError) {
         guard syncedUpTo > 0 else { return }

@@ -280,31 +280,47 @@ public final class LogStore: @unchecked Sendable {
     /// false. Reads sealed segments with their footers and the active segment from disk.
     public func scan(from: UInt64 = 0, through: UInt64? = nil, decrypt: Bool = true,
                      _ body: (Record) throws -> Bool) throws {
-        let (segments, activePath, activeEnd, limit) = mutex.locked { () -> ([SealedSegment], String?, UInt64, UInt64) in
+        try scanWithChain(from: from, through: through, decrypt: decrypt) { record, _ in try body(record) }
+    }
+
+    /// Like `scan`, also giving each record's chain hash.
+    public func scanWithChain(from: UInt64 = 0, through: UInt64? = nil, decrypt: Bool = true,
+                              _ body: (Record, Hash32) throws -> Bool) throws {
+        let (segments, activePath, activeEnd, limit, activeStart) = mutex.locked {
+            () -> ([SealedSegment], String?, UInt64, UInt64, UInt64?) in
             let last = visibleUpTo == 0 ? 0 : visibleUpTo - 1
             let end: UInt64
+            var start: UInt64? = nil
             if let a = active, visibleUpTo > a.header.firstSeq {
                 let i = Int(visibleUpTo - a.header.firstSeq)
                 end = i < a.accumulator.offsets.count ? a.accumulator.offsets[i] : a.accumulator.dataEnd
+                if from > a.header.firstSeq, Int(from - a.header.firstSeq) < a.accumulator.offsets.count {
+                    start = a.accumulator.offsets[Int(from - a.header.firstSeq)]
+                }
             } else {
                 end = UInt64(SegmentHeader.length)
             }
-            return (sealed, active?.path, end, min(through ?? last, last))
+            return (sealed, active?.path, end, min(through ?? last, last), start)
         }
         if from > limit || (from == 0 && mutex.locked({ visibleUpTo }) == 0) { return }
-        var files: [SegmentFile] = segments.filter { $0.lastSeq >= from && $0.firstSeq <= limit }.map(\.file)
+        // Each file with the offset to start scanning at (so a tail is read without the history).
+        var files: [(SegmentFile, UInt64?)] = []
+        for s in segments where s.lastSeq >= from && s.firstSeq <= limit {
+            files.append((s.file, from > s.firstSeq ? try s.offset(of: from) : nil))
+        }
         if let activePath {
-            do { files.append(try SegmentFile.open(fs: fs, path: activePath, limitSize: activeEnd)) } catch {
+            do { files.append((try SegmentFile.open(fs: fs, path: activePath, limitSize: activeEnd), activeStart)) } catch {
                 throw StoreError.damaged(error)
             }
         }
-        for file in files where file.header.firstSeq <= limit {
-            var scanner = file.scanner(limitSeq: limit)
+        for (file, startOffset) in files where file.header.firstSeq <= limit {
+            var scanner = startOffset.map { file.scanner(from: $0, expectedSeq: from) } ?? file.scanner(limitSeq: limit)
             while let event = try scanner.next() {
                 switch event {
                 case let .damage(d):
                     throw StoreError.damaged(d.reason)
                 case let .record(frame):
+                    if frame.seq > limit { return }
                     if frame.seq < from { continue }
                     let location = Location(file: file.path, offset: frame.offset, seq: frame.seq)
                     var record = try frame.decode(file: file.path, options: RecordCodec.Options(checkCanonicalDocuments: false))
@@ -313,7 +329,7 @@ public final class LogStore: @unchecked Sendable {
                         record = try RecordSealer.open(record, keyring: keyring, location: location,
                                                        options: RecordCodec.Options(checkCanonicalDocuments: false))
                     }
-                    if try !body(record) { return }
+                    if try !body(record, frame.view.storedChain) { return }
                 }
             }
         }

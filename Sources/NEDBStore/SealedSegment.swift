@@ -6,7 +6,6 @@ final class SealedSegment: @unchecked Sendable {
     let file: SegmentFile
     let footer: FooterIndex
     private let mutex = PthreadMutex()
-    private var offsets: [UInt64]?
     private var blocks: [BlockEntry]?
     private var cachedBlock: (index: Int, frames: [UInt8])?
 
@@ -20,13 +19,6 @@ final class SealedSegment: @unchecked Sendable {
     var firstSeq: UInt64 { meta.firstSeq }
     var lastSeq: UInt64 { meta.lastSeq }
 
-    private func loadOffsets() throws(FormatError) -> [UInt64] {
-        if let offsets = mutex.locked({ self.offsets }) { return offsets }
-        let loaded = try footer.recordOffsets(file: file.path, reader: file.reader)
-        mutex.locked { offsets = loaded }
-        return loaded
-    }
-
     private func loadBlocks() throws(FormatError) -> [BlockEntry] {
         if let blocks = mutex.locked({ self.blocks }) { return blocks }
         let loaded = try footer.blocks(file: file.path, reader: file.reader)
@@ -34,13 +26,29 @@ final class SealedSegment: @unchecked Sendable {
         return loaded
     }
 
+    /// The file offset of record `seq` in a plain segment (nil for compressed ones).
+    func offset(of seq: UInt64) throws(FormatError) -> UInt64? {
+        guard !file.header.compressed, seq >= firstSeq, seq <= lastSeq else { return nil }
+        return try recordOffset(Int(seq - firstSeq))
+    }
+
+    /// One entry of the record index: from the loaded index, or read alone (the frame's own CRC
+    /// and hash protect what is then read, so one entry need not wait for the whole chunk).
+    func recordOffset(_ i: Int) throws(FormatError) -> UInt64 {
+        guard let chunk = footer.chunk("RIDX"), UInt64(i + 1) * 8 <= chunk.length else {
+            throw .malformed(Location(file: file.path), detail: "record index has no entry \(i)")
+        }
+        let bytes = try file.read(at: chunk.offset + UInt64(i) * 8, count: 8)
+        guard bytes.count == 8 else { throw .truncated(Location(file: file.path, offset: chunk.offset), needed: 8, available: bytes.count) }
+        return bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    }
+
     /// The complete frame of record `seq`.
     func frame(seq: UInt64) throws(FormatError) -> [UInt8] {
-        let offsets = try loadOffsets()
         let i = Int(seq - firstSeq)
-        guard i >= 0, i < offsets.count else { throw .malformed(Location(file: file.path, seq: seq), detail: "seq outside segment") }
-        let start = offsets[i]
-        let end = i + 1 < offsets.count ? offsets[i + 1] : UInt64(file.header.headerLength) + meta.logicalLength
+        guard i >= 0, UInt64(i) < meta.recordCount else { throw .malformed(Location(file: file.path, seq: seq), detail: "seq outside segment") }
+        let start = try recordOffset(i)
+        let end = UInt64(i + 1) < meta.recordCount ? try recordOffset(i + 1) : UInt64(file.header.headerLength) + meta.logicalLength
         guard end > start, end - start <= UInt64(RecordCodec.maxRecordLength + Frame.overhead) else {
             throw .malformed(Location(file: file.path, offset: start, seq: seq), detail: "record index entry out of range")
         }

@@ -231,25 +231,28 @@ struct StoreOpener {
         return store
     }
 
-    /// Scans the active segment, truncating what the policy allows; returns its records.
+    /// Scans the active segment (CRC, seq, chain hash and structure of every record),
+    /// truncating what the policy allows; returns its records.
     func recoverActive(_ file: SegmentFile, store: LogStore, frontier: CompactRange, report: inout OpenReport) throws -> [Record] {
         let header = file.header
         var accumulator = SegmentAccumulator(header: header, frontier: frontier)
         var scanner = file.scanner()
         let hasher = ChainHasher(header.hashAlgorithm)
         var previous = header.previousChain
+        var expected = accumulator.nextSeq
+        var frames: [(offset: UInt64, length: Int, seq: UInt64, time: Int64, chain: Hash32)] = []
         var records: [Record] = []
         var cut: (offset: UInt64, reason: FormatError)? = nil
         scanning: while let event = try scanner.next() {
             switch event {
             case let .damage(d):
                 if d.reachesEnd && options.recovery != .strict {
-                    cut = (d.start, .tornTail(Location(file: file.path, offset: d.start, seq: accumulator.nextSeq),
+                    cut = (d.start, .tornTail(Location(file: file.path, offset: d.start, seq: expected),
                                               detail: "\(d.end - d.start) bytes after the last complete record (\(d.reason.detail))"))
                 } else if options.recovery == .pointInTime || options.readOnly {
                     cut = (d.start, d.reason)
                 } else if d.reachesEnd {
-                    throw StoreError.damaged(.tornTail(Location(file: file.path, offset: d.start, seq: accumulator.nextSeq),
+                    throw StoreError.damaged(.tornTail(Location(file: file.path, offset: d.start, seq: expected),
                                                        detail: "the strict recovery policy refuses to truncate \(d.end - d.start) bytes"))
                 } else {
                     throw StoreError.damaged(d.reason)
@@ -257,8 +260,8 @@ struct StoreOpener {
                 break scanning
             case let .record(frame):
                 let at = Location(file: file.path, offset: frame.offset, seq: frame.seq)
-                guard frame.seq == accumulator.nextSeq else {
-                    let e = FormatError.chainBreak(at, detail: "seq \(frame.seq) where \(accumulator.nextSeq) was expected")
+                guard frame.seq == expected else {
+                    let e = FormatError.chainBreak(at, detail: "seq \(frame.seq) where \(expected) was expected")
                     if options.readOnly { cut = (frame.offset, e); break scanning }
                     throw StoreError.damaged(e)
                 }
@@ -273,30 +276,26 @@ struct StoreOpener {
                     record = try RecordSealer.open(record, keyring: keyring, location: at,
                                                    options: RecordCodec.Options(checkCanonicalDocuments: false))
                 }
-                accumulator.add(frameLength: frame.view.frameLength, seq: frame.seq, time: frame.time, chain: frame.view.storedChain)
+                frames.append((frame.offset, frame.view.frameLength, frame.seq, frame.time, frame.view.storedChain))
                 previous = frame.view.storedChain
+                expected += 1
                 records.append(record)
             }
         }
         // An incomplete transaction at the end was never acknowledged: it goes with the tail.
         if let last = records.last, let txn = last.transaction, last.seq < txn.firstSeq + UInt64(txn.count) - 1,
-           txn.firstSeq >= header.firstSeq {
-            let keep = Int(txn.firstSeq - header.firstSeq)
-            let offset = accumulator.offsets[keep]
+           let firstTail = records.first, txn.firstSeq >= firstTail.seq {
+            let keep = Int(txn.firstSeq - firstTail.seq)
+            let offset = frames[keep].offset
             report.droppedIncompleteTransaction = UInt64(records.count - keep)
             records.removeLast(records.count - keep)
-            var rebuilt = SegmentAccumulator(header: header, frontier: frontier)
-            for i in 0..<keep {
-                let end = i + 1 < accumulator.offsets.count ? accumulator.offsets[i + 1] : accumulator.dataEnd
-                rebuilt.add(frameLength: Int(end - accumulator.offsets[i]), seq: records[i].seq, time: records[i].time,
-                            chain: accumulator.levels.levels[0][i])
-            }
-            accumulator = rebuilt
+            frames.removeLast(frames.count - keep)
             if cut == nil || offset < cut!.offset {
                 cut = (offset, .tornTail(Location(file: file.path, offset: offset, seq: txn.firstSeq),
                                          detail: "transaction of \(txn.count) records starting at seq \(txn.firstSeq) is incomplete"))
             }
         }
+        for f in frames { accumulator.add(frameLength: f.length, seq: f.seq, time: f.time, chain: f.chain) }
         if let cut {
             if options.readOnly {
                 if cut.reason.id == "torn_tail" { report.tornTail = cut.reason } else { report.readOnlyLimit = cut.reason }
@@ -311,19 +310,12 @@ struct StoreOpener {
                 writable.close()
             }
         }
-        let chain = accumulator.chain
-        store.encoder.reset(chain: chain)
+        store.encoder.reset(chain: accumulator.chain)
         store.nextSeq = accumulator.nextSeq
-        if let lastRecord = records.last { store.lastTime = max(store.lastTime, lastRecord.time) }
-        if !options.readOnly {
-            let writable = try fs.openForWriting(file.path, create: false)
-            store.active = ActiveSegment(path: file.path, header: header, file: writable, accumulator: accumulator,
-                                         fileEnd: accumulator.dataEnd)
-        } else {
-            let readable = try fs.openForWriting(file.path, create: false)
-            store.active = ActiveSegment(path: file.path, header: header, file: readable, accumulator: accumulator,
-                                         fileEnd: accumulator.dataEnd)
-        }
+        store.lastTime = max(store.lastTime, accumulator.lastTime)
+        let handle = try fs.openForWriting(file.path, create: false)
+        store.active = ActiveSegment(path: file.path, header: header, file: handle, accumulator: accumulator,
+                                     fileEnd: accumulator.dataEnd)
         return records
     }
 

@@ -21,10 +21,20 @@
 /// | 148 | 8 | reserved, zero |
 /// | 156 | 4 | CRC32C of bytes [0,156) |
 /// | 160 | P | payload |
-/// | 160+P | 32 | checkpoint hash = H(0x02 ‖ bytes [0, 160+P)) |
+/// | 160+P | 32·n | page hashes: H(0x03 ‖ page) for each 4 KiB page of the payload (n pages) |
+/// | … | 32·g | group hashes: H(0x04 ‖ the hashes of 256 consecutive pages) (g groups) |
+/// | end−32 | 32 | checkpoint hash = H(0x02 ‖ header ‖ group hashes) |
+///
+/// The two levels let a reader open a large checkpoint without reading it: it checks the
+/// checkpoint hash over the header and group hashes, then a group's page hashes and each page
+/// the first time it touches them.
 public struct CheckpointHeader: Sendable, Equatable {
     public static let length = 160
     public static let hashDomain: UInt8 = 0x02
+    public static let pageDomain: UInt8 = 0x03
+    public static let groupDomain: UInt8 = 0x04
+    public static let pageSize = 4096
+    public static let pagesPerGroup = 256
 
     public var hashAlgorithm: HashAlgorithm
     public var encrypted: Bool
@@ -147,27 +157,46 @@ public enum CheckpointContainer {
         }
         var bytes = header.encode()
         bytes.append(contentsOf: payload)
-        let hash = hashAlgorithm.hash([CheckpointHeader.hashDomain] + bytes)
+        let pages = pageHashes(payload, algorithm: hashAlgorithm)
+        for h in pages { bytes.append(contentsOf: h.bytes) }
+        let groups = groupHashes(pages, algorithm: hashAlgorithm)
+        for h in groups { bytes.append(contentsOf: h.bytes) }
+        let hash = checkpointHash(header: Array(bytes[0..<CheckpointHeader.length]), groups: groups, algorithm: hashAlgorithm)
         bytes.append(contentsOf: hash.bytes)
         return (bytes, hash)
     }
 
-    /// Parses a checkpoint file, checks its hash, and returns the header, the hash, and the raw
-    /// (still encrypted / compressed) payload.
+    static func groupHashes(_ pages: [Hash32], algorithm: HashAlgorithm) -> [Hash32] {
+        stride(from: 0, to: pages.count, by: CheckpointHeader.pagesPerGroup).map { start in
+            groupHash(pages[start..<min(pages.count, start + CheckpointHeader.pagesPerGroup)], algorithm: algorithm)
+        }
+    }
+
+    static func groupHash<C: Collection>(_ pages: C, algorithm: HashAlgorithm) -> Hash32 where C.Element == Hash32 {
+        var input = [CheckpointHeader.groupDomain]
+        for h in pages { input.append(contentsOf: h.bytes) }
+        return algorithm.hash(input)
+    }
+
+    static func pageHashes(_ payload: [UInt8], algorithm: HashAlgorithm) -> [Hash32] {
+        stride(from: 0, to: payload.count, by: CheckpointHeader.pageSize).map { start in
+            let end = min(payload.count, start + CheckpointHeader.pageSize)
+            return algorithm.hash([CheckpointHeader.pageDomain] + Array(payload[start..<end]))
+        }
+    }
+
+    static func checkpointHash(header: [UInt8], groups: [Hash32], algorithm: HashAlgorithm) -> Hash32 {
+        var input = [CheckpointHeader.hashDomain] + header
+        for h in groups { input.append(contentsOf: h.bytes) }
+        return algorithm.hash(input)
+    }
+
+    /// Parses a checkpoint file and checks everything (every page), returning the header, the
+    /// hash, and the raw (still encrypted / compressed) payload.
     public static func parse(_ bytes: [UInt8], file: String?) throws(FormatError) -> (header: CheckpointHeader, hash: Hash32, payload: [UInt8]) {
-        let header = try CheckpointHeader.decode(bytes, file: file)
-        let expected = UInt64(CheckpointHeader.length) + header.payloadLength + 32
-        guard header.payloadLength < UInt64(Int32.max), UInt64(bytes.count) == expected else {
-            throw .truncated(Location(file: file, offset: UInt64(CheckpointHeader.length)), needed: Int(clamping: expected), available: bytes.count)
-        }
-        let end = bytes.count - 32
-        let stored = Hash32(bytes: Array(bytes[end...]))!
-        let computed = header.hashAlgorithm.hash([CheckpointHeader.hashDomain] + Array(bytes[0..<end]))
-        guard stored == computed else {
-            throw .checkpointMismatch(Location(file: file, offset: UInt64(end)),
-                                      detail: "checkpoint hash mismatch: stored \(stored.hex), computed \(computed.hex)")
-        }
-        return (header, stored, Array(bytes[CheckpointHeader.length..<end]))
+        let opened = try CheckpointFile(bytes: MappedBytes(bytes: bytes), file: file)
+        try opened.verifyAllPages()
+        return (opened.header, opened.hash, opened.bytes.slice(CheckpointHeader.length, Int(opened.header.payloadLength)))
     }
 
     /// Decrypts and decompresses a payload returned by `parse`.
@@ -195,5 +224,108 @@ public enum CheckpointContainer {
             throw .malformed(Location(file: file), detail: "checkpoint payload is \(data.count) bytes, header says \(header.rawLength)")
         }
         return data
+    }
+}
+
+/// A checkpoint file opened for lazy reading: the header and group hashes are checked against
+/// the checkpoint hash at once; a group's page hashes and each payload page are checked when
+/// first used.
+public final class CheckpointFile: @unchecked Sendable {
+    public let header: CheckpointHeader
+    public let hash: Hash32
+    public let bytes: MappedBytes
+    public let file: String?
+    let groupHashes: [Hash32]
+    let pageCount: Int
+    let pageTableStart: Int
+    private let mutex = PthreadMutex()
+    private var pageHashes: [Int: [Hash32]] = [:]      // by group
+    private var verified: [Bool]
+
+    public init(bytes: MappedBytes, file: String?) throws(FormatError) {
+        let head = bytes.slice(0, CheckpointHeader.length)
+        let header = try CheckpointHeader.decode(head, file: file)
+        let pageSize = UInt64(CheckpointHeader.pageSize), perGroup = UInt64(CheckpointHeader.pagesPerGroup)
+        guard header.payloadLength < UInt64(Int.max / 4) else {
+            throw .malformed(Location(file: file, offset: 112), detail: "checkpoint payload length is implausible")
+        }
+        let pages = (header.payloadLength + pageSize - 1) / pageSize
+        let groups = (pages + perGroup - 1) / perGroup
+        let expected = UInt64(CheckpointHeader.length) + header.payloadLength + pages * 32 + groups * 32 + 32
+        guard UInt64(bytes.count) == expected else {
+            throw .truncated(Location(file: file, offset: UInt64(CheckpointHeader.length)), needed: Int(clamping: expected), available: bytes.count)
+        }
+        let pageTableStart = CheckpointHeader.length + Int(header.payloadLength)
+        let table = bytes.slice(pageTableStart + Int(pages) * 32, Int(groups) * 32)
+        let groupHashes = table.withUnsafeBytes { raw in (0..<Int(groups)).map { Hash32(loadingFrom: raw.baseAddress! + $0 * 32) } }
+        let stored = Hash32(bytes: bytes.slice(bytes.count - 32, 32))!
+        let computed = CheckpointContainer.checkpointHash(header: head, groups: groupHashes, algorithm: header.hashAlgorithm)
+        guard stored == computed else {
+            throw .checkpointMismatch(Location(file: file, offset: UInt64(bytes.count - 32)),
+                                      detail: "checkpoint hash mismatch: stored \(stored.hex), computed \(computed.hex)")
+        }
+        self.header = header
+        self.hash = stored
+        self.bytes = bytes
+        self.file = file
+        self.groupHashes = groupHashes
+        self.pageCount = Int(pages)
+        self.pageTableStart = pageTableStart
+        self.verified = Array(repeating: false, count: Int(pages))
+    }
+
+    public var payloadLength: Int { Int(header.payloadLength) }
+
+    /// Checks the pages covering payload bytes [offset, offset+count) (once each).
+    public func verify(payloadOffset offset: Int, count: Int) throws(FormatError) {
+        guard count > 0 else { return }
+        let first = offset / CheckpointHeader.pageSize
+        let last = (offset + count - 1) / CheckpointHeader.pageSize
+        for page in first...last { try verifyPage(page) }
+    }
+
+    /// The page hashes of a group, checked against its group hash.
+    func pages(ofGroup group: Int) throws(FormatError) -> [Hash32] {
+        if let cached = mutex.locked({ pageHashes[group] }) { return cached }
+        let first = group * CheckpointHeader.pagesPerGroup
+        let count = min(CheckpointHeader.pagesPerGroup, pageCount - first)
+        let raw = bytes.slice(pageTableStart + first * 32, count * 32)
+        let hashes = raw.withUnsafeBytes { r in (0..<count).map { Hash32(loadingFrom: r.baseAddress! + $0 * 32) } }
+        guard CheckpointContainer.groupHash(hashes, algorithm: header.hashAlgorithm) == groupHashes[group] else {
+            throw .checkpointMismatch(Location(file: file, offset: UInt64(pageTableStart + first * 32)),
+                                      detail: "page hash group \(group) does not match its hash")
+        }
+        mutex.locked { pageHashes[group] = hashes }
+        return hashes
+    }
+
+    func verifyPage(_ page: Int) throws(FormatError) {
+        guard page >= 0, page < pageCount else {
+            throw .malformed(Location(file: file), detail: "checkpoint read beyond its payload")
+        }
+        if mutex.locked({ verified[page] }) { return }
+        let expected = try pages(ofGroup: page / CheckpointHeader.pagesPerGroup)[page % CheckpointHeader.pagesPerGroup]
+        let start = page * CheckpointHeader.pageSize
+        let end = min(payloadLength, start + CheckpointHeader.pageSize)
+        let computed: Hash32 = bytes.withBytes { raw in
+            var input = [CheckpointHeader.pageDomain]
+            input.append(contentsOf: raw[(CheckpointHeader.length + start)..<(CheckpointHeader.length + end)])
+            return header.hashAlgorithm.hash(input)
+        }
+        guard computed == expected else {
+            throw .checkpointMismatch(Location(file: file, offset: UInt64(CheckpointHeader.length + start)),
+                                      detail: "checkpoint page \(page) does not match its hash")
+        }
+        mutex.locked { verified[page] = true }
+    }
+
+    public func verifyAllPages() throws(FormatError) {
+        for page in 0..<pageCount { try verifyPage(page) }
+    }
+
+    /// The raw payload (for encrypted or compressed checkpoints, which are read whole).
+    public func payload() throws(FormatError) -> [UInt8] {
+        try verifyAllPages()
+        return bytes.slice(CheckpointHeader.length, payloadLength)
     }
 }

@@ -147,12 +147,12 @@ public enum RecordCodec {
                 throw fail("field tags must be strictly ascending (0x\(String(tagRaw, radix: 16)) after 0x\(String(lastTag, radix: 16)))", seq: seq)
             }
             lastTag = Int(tagRaw)
-            let value = Array(bytes[valueStart..<(valueStart + Int(length))])
+            let value = bytes[valueStart..<(valueStart + Int(length))]
             guard let tag = FieldTag(rawValue: tagRaw) else {
                 guard FieldTag.isIgnorable(tagRaw) else {
                     throw fail("unknown critical field tag 0x\(String(tagRaw, radix: 16))", seq: seq)
                 }
-                record.extraFields.append(ExtraField(tag: tagRaw, value: value))
+                record.extraFields.append(ExtraField(tag: tagRaw, value: Array(value)))
                 continue
             }
             present |= 1 << UInt64(tag.rawValue & 0x3F)
@@ -193,12 +193,12 @@ public enum RecordCodec {
             }
             guard !RecordRules.outerTags.contains(tag) else { throw fail("field \(tag) must not be sealed") }
             present |= 1 << UInt64(tag.rawValue & 0x3F)
-            try assign(tag, value, to: &record, fail: fail, options: options)
+            try assign(tag, value[...], to: &record, fail: fail, options: options)
         }
         try validate(record, presentMask: present, fail: fail)
     }
 
-    private static func assign(_ tag: FieldTag, _ v: [UInt8], to r: inout Record,
+    private static func assign(_ tag: FieldTag, _ v: ArraySlice<UInt8>, to r: inout Record,
                                fail: (String) -> FormatError, options: Options) throws(FormatError) {
         func text(max: Int) throws(FormatError) -> String {
             guard let s = String(validating: v, as: UTF8.self) else { throw fail("field \(tag) is not valid UTF-8") }
@@ -212,19 +212,21 @@ public enum RecordCodec {
         case .collection: r.collection = try text(max: maxCollectionLength)
         case .id: r.id = try text(max: maxIdLength)
         case .document:
-            guard String(validating: v, as: UTF8.self) != nil else { throw fail("document is not valid UTF-8") }
+            let doc = Array(v)
             if options.checkCanonicalDocuments {
                 let parsed: JSONValue
-                do { parsed = try JSONParser.parse(v) } catch { throw fail("document is not valid JSON: \(error)") }
+                do { parsed = try JSONParser.parse(doc) } catch { throw fail("document is not valid JSON: \(error)") }
                 guard case .object = parsed else { throw fail("document must be a JSON object") }
-                guard JCS.serialize(parsed) == v else { throw fail("document is not in RFC 8785 canonical form") }
+                guard JCS.serialize(parsed) == doc else { throw fail("document is not in RFC 8785 canonical form") }
+            } else {
+                guard doc.first == 0x7B, doc.last == 0x7D, isValidUTF8(doc) else { throw fail("document is not a UTF-8 JSON object") }
             }
-            r.document = v
+            r.document = doc
         case .validFrom: try fixed(8); r.validFrom = Int64(bitPattern: le64(v))
         case .validTo: try fixed(8); r.validTo = Int64(bitPattern: le64(v))
         case .causedBy:
             guard v.count % 8 == 0, !v.isEmpty else { throw fail("caused_by must be a non-empty multiple of 8 bytes") }
-            r.causedBy = stride(from: 0, to: v.count, by: 8).map { le64(Array(v[$0..<($0 + 8)])) }
+            r.causedBy = stride(from: v.startIndex, to: v.endIndex, by: 8).map { le64(v[$0..<($0 + 8)]) }
         case .evidence: r.evidence = try text(max: maxTextLength)
         case .confidence: try fixed(8); r.confidence = Double(bitPattern: le64(v))
         case .client: r.client = try text(max: maxIdLength)
@@ -236,31 +238,31 @@ public enum RecordCodec {
         case .indexField: r.indexField = try text(max: maxCollectionLength)
         case .indexKind:
             try fixed(1)
-            guard let k = IndexKind(rawValue: v[0]) else { throw fail("unknown index kind \(v[0])") }
+            guard let k = IndexKind(rawValue: v[v.startIndex]) else { throw fail("unknown index kind \(v[v.startIndex])") }
             r.indexKind = k
         case .transaction:
             try fixed(12)
-            r.transaction = TransactionMark(firstSeq: le64(Array(v[0..<8])), count: le32(Array(v[8..<12])))
+            r.transaction = TransactionMark(firstSeq: le64(v[v.startIndex..<(v.startIndex + 8)]), count: le32(v[(v.startIndex + 8)...]))
         case .keyId: try fixed(4); r.keyId = le32(v)
         case .sealed:
             guard v.count >= AESGCM.nonceLength + AESGCM.tagLength else { throw fail("sealed field shorter than nonce and tag") }
-            r.sealed = v
+            r.sealed = Array(v)
         case .keyCommitment: try fixed(32); r.keyCommitment = Hash32(bytes: v)
-        case .storeId: try fixed(16); r.storeId = StoreID(bytes: v)
+        case .storeId: try fixed(16); r.storeId = StoreID(bytes: Array(v))
         case .hashAlgorithm:
             try fixed(1)
-            guard let h = HashAlgorithm(rawValue: v[0]) else { throw fail("unknown hash algorithm id \(v[0])") }
+            guard let h = HashAlgorithm(rawValue: v[v.startIndex]) else { throw fail("unknown hash algorithm id \(v[v.startIndex])") }
             r.hashAlgorithm = h
         case .origin: r.origin = try text(max: maxCollectionLength)
         case .encryption:
             try fixed(1)
-            guard let e = EncryptionMode(rawValue: v[0]) else { throw fail("unknown encryption mode \(v[0])") }
+            guard let e = EncryptionMode(rawValue: v[v.startIndex]) else { throw fail("unknown encryption mode \(v[v.startIndex])") }
             r.encryption = e
         case .checkpointSeq: try fixed(8); r.checkpointSeq = le64(v)
         case .checkpointHash: try fixed(32); r.checkpointHash = Hash32(bytes: v)
         case .retentionSeq: try fixed(8); r.retentionSeq = le64(v)
         case .prunedCount: try fixed(8); r.prunedCount = le64(v)
-        case .prunedType: try fixed(1); r.prunedType = RecordType(rawValue: v[0])
+        case .prunedType: try fixed(1); r.prunedType = RecordType(rawValue: v[v.startIndex])
         case .note: r.note = try text(max: maxTextLength)
         }
     }
@@ -344,15 +346,28 @@ public enum RecordCodec {
 
 @inline(__always) func le64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
 @inline(__always) func le32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
-@inline(__always) func le64(_ b: [UInt8]) -> UInt64 {
+@inline(__always) func le64<C: Collection>(_ b: C) -> UInt64 where C.Element == UInt8 {
     var v: UInt64 = 0
-    for i in 0..<min(8, b.count) { v |= UInt64(b[i]) << (8 * i) }
+    for (i, byte) in b.prefix(8).enumerated() { v |= UInt64(byte) << (8 * i) }
     return v
 }
-@inline(__always) func le32(_ b: [UInt8]) -> UInt32 {
+@inline(__always) func le32<C: Collection>(_ b: C) -> UInt32 where C.Element == UInt8 {
     var v: UInt32 = 0
-    for i in 0..<min(4, b.count) { v |= UInt32(b[i]) << (8 * i) }
+    for (i, byte) in b.prefix(4).enumerated() { v |= UInt32(byte) << (8 * i) }
     return v
+}
+
+/// Checks UTF-8 validity without building a String.
+func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+    var iterator = bytes.makeIterator()
+    var decoder = UTF8()
+    while true {
+        switch decoder.decode(&iterator) {
+        case .scalarValue: continue
+        case .emptyInput: return true
+        case .error: return false
+        }
+    }
 }
 
 extension RecordCodec {

@@ -89,6 +89,14 @@ public final class SegmentFile: @unchecked Sendable {
     public func scanner(limitSeq: UInt64? = nil, knownOffsets: [UInt64]? = nil) -> SegmentScanner {
         SegmentScanner(segment: self, limitSeq: limitSeq, knownOffsets: knownOffsets)
     }
+
+    /// A scanner that starts at `offset` (a frame boundary of a plain segment) expecting `seq`.
+    public func scanner(from offset: UInt64, expectedSeq seq: UInt64) -> SegmentScanner {
+        var s = SegmentScanner(segment: self, limitSeq: nil, knownOffsets: nil)
+        s.bufferStart = offset
+        s.expectedSeq = seq
+        return s
+    }
 }
 
 /// `file.read` with the OS error converted to a `FormatError`.

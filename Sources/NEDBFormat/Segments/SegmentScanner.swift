@@ -59,7 +59,7 @@ public struct SegmentScanner {
     var position = 0
     var end: UInt64
     /// The seq the next frame should have (used to filter resync candidates).
-    public private(set) var expectedSeq: UInt64
+    public internal(set) var expectedSeq: UInt64
     var finished = false
     // Compressed segments.
     var nextBlockOffset: UInt64

@@ -1,0 +1,370 @@
+/// The database state as a pure function of the log (spec/STATE.md): every version of every
+/// document, edges with the seqs they existed, causes and their reverse map, index definitions
+/// and postings, and the replay tables. It is an optional immutable base (a checkpoint,
+/// read lazily from its file) plus an in-memory overlay of the records applied after it.
+///
+/// Not thread-safe: the engine guards it with a readers-writer lock.
+public final class DatabaseState {
+    /// The checkpoint this state was loaded from, if any.
+    public let base: StateSnapshot?
+    /// The seq of the last record applied (nil before the genesis record).
+    public private(set) var lastSeq: UInt64?
+
+    final class VersionList: @unchecked Sendable {
+        var versions: [Version] = []
+        /// Parsed documents, parallel to `versions`; parsed on first read when the writer did
+        /// not supply them (replay), under a small lock since readers share the state.
+        private var documents: [JSONValue?] = []
+        private let lock = PthreadMutex()
+
+        func append(_ v: Version, document: JSONValue?) {
+            versions.append(v)
+            documents.append(document)
+        }
+
+        func document(at i: Int) -> JSONValue? {
+            if let d = lock.locked({ documents[i] }) { return d }
+            guard let bytes = versions[i].documentBytes, let parsed = try? JSONParser.parse(bytes) else { return nil }
+            lock.locked { documents[i] = parsed }
+            return parsed
+        }
+    }
+
+    final class CollectionOverlay {
+        var docs: [String: VersionList] = [:]
+        /// Ids that are not in the base, sorted lazily.
+        var newIds: [String] = []
+        var newIdsSorted = true
+    }
+
+    var collections: [String: CollectionOverlay] = [:]
+    var seqIndex: [UInt64: (collection: String, id: String)] = [:]
+    var edges: [EdgeKey: [EdgeInterval]] = [:]
+    var outgoing: [String: [EdgeKey]] = [:]
+    var incoming: [String: [EdgeKey]] = [:]
+    var effects: [UInt64: [UInt64]] = [:]
+    var indexDefinitions: [IndexDefinition] = []
+    var postings: [IndexID: PostingList] = [:]
+    var nonces: [String: UInt64] = [:]
+    var idempotency: [String: UInt64] = [:]
+
+    /// A state with nothing applied, or continuing from a checkpoint.
+    public init(base: StateSnapshot? = nil) throws(StateError) {
+        self.base = base
+        if let base {
+            lastSeq = base.seq
+            indexDefinitions = try base.indexDefinitions()
+            nonces = try base.nonces()
+        }
+    }
+
+    // MARK: Applying records
+
+    /// Folds one record into the state (spec/STATE.md §3). Records must arrive in seq order.
+    /// `document` may carry the already-parsed document of a put (it is parsed lazily otherwise).
+    public func apply(_ r: Record, chain: Hash32, document parsedDocument: JSONValue? = nil) throws(StateError) {
+        if let last = lastSeq, r.seq != last + 1 {
+            throw .invalidRecord(seq: r.seq, reason: "expected seq \(last + 1)")
+        }
+        if lastSeq == nil && r.seq != 0 && base == nil {
+            throw .invalidRecord(seq: r.seq, reason: "the first record must be seq 0")
+        }
+        lastSeq = r.seq
+        if r.isSealed { throw .invalidRecord(seq: r.seq, reason: "record is still encrypted") }
+        switch r.type {
+        case .put, .delete:
+            guard let collection = r.collection, let id = r.id else { return }
+            var document: JSONValue? = parsedDocument
+            if r.type == .put {
+                guard let bytes = r.document else { throw .invalidRecord(seq: r.seq, reason: "put without a document") }
+                // Parse now only when an index of this collection needs the content.
+                if document == nil && indexDefinitions.contains(where: { $0.collection == collection && $0.droppedSeq == nil }) {
+                    guard let parsed = try? JSONParser.parse(bytes) else {
+                        throw .invalidRecord(seq: r.seq, reason: "document is not valid JSON")
+                    }
+                    document = parsed
+                }
+            }
+            let version = Version(seq: r.seq, time: r.time, deleted: r.type == .delete, documentBytes: r.document,
+                                  validFrom: r.validFrom, validTo: r.validTo, causedBy: r.causedBy, evidence: r.evidence,
+                                  confidence: r.confidence, chain: chain)
+            try addVersion(version, document: document, collection: collection, id: id)
+        case .link, .unlink:
+            guard let c = r.collection, let i = r.id, let rel = r.relation, let tc = r.targetCollection, let ti = r.targetId else { return }
+            try applyEdge(EdgeKey(from: "\(c):\(i)", relation: rel, to: "\(tc):\(ti)"), seq: r.seq, add: r.type == .link)
+        case .defineIndex:
+            guard let c = r.collection, let f = r.indexField, let k = r.indexKind else { return }
+            if indexDefinitions.contains(where: { $0.collection == c && $0.field == f && $0.kind == k && $0.droppedSeq == nil }) { break }
+            indexDefinitions.append(IndexDefinition(collection: c, field: f, kind: k, definedSeq: r.seq, droppedSeq: nil))
+            try backfill(IndexID(collection: c, field: f, kind: k))
+        case .dropIndex:
+            guard let c = r.collection, let f = r.indexField else { return }
+            for i in indexDefinitions.indices
+            where indexDefinitions[i].collection == c && indexDefinitions[i].field == f && indexDefinitions[i].droppedSeq == nil {
+                indexDefinitions[i].droppedSeq = r.seq
+                postings[IndexID(collection: c, field: f, kind: indexDefinitions[i].kind)] = nil
+            }
+        default:
+            break    // genesis, checkpoint markers, key rotation, compaction, annotations: no state
+        }
+        for cause in r.causedBy { effects[cause, default: []].append(r.seq) }
+        if let client = r.client, let nonce = r.nonce { nonces[client] = max(nonces[client] ?? 0, nonce) }
+        if let key = r.idempotencyKey, idempotency[key] == nil {
+            let inBase = try base?.idempotencySeq(key)
+            if inBase == nil { idempotency[key] = r.seq }
+        }
+    }
+
+    func addVersion(_ version: Version, document: JSONValue?, collection: String, id: String) throws(StateError) {
+        let overlay: CollectionOverlay
+        if let existing = collections[collection] { overlay = existing } else {
+            overlay = CollectionOverlay()
+            collections[collection] = overlay
+        }
+        let list: VersionList
+        if let existing = overlay.docs[id] { list = existing } else {
+            list = VersionList()
+            overlay.docs[id] = list
+            if try !(base?.hasDocument(collection: collection, id: id) ?? false) {
+                overlay.newIds.append(id)
+                overlay.newIdsSorted = false
+            }
+        }
+        list.append(version, document: document)
+        seqIndex[version.seq] = (collection, id)
+        if let document {
+            for def in indexDefinitions where def.collection == collection && def.droppedSeq == nil {
+                postingList(IndexID(collection: collection, field: def.field, kind: def.kind))
+                    .add(document: document, path: def.path, id: id, seq: version.seq)
+            }
+        }
+    }
+
+    func postingList(_ index: IndexID) -> PostingList {
+        if let p = postings[index] { return p }
+        let p = PostingList(kind: index.kind)
+        postings[index] = p
+        return p
+    }
+
+    /// Adds postings for every existing version when an index is defined.
+    func backfill(_ index: IndexID) throws(StateError) {
+        let list = postingList(index)
+        let path = index.field.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        if let base, try base.indexDefinitions().contains(where: { $0.collection == index.collection && $0.field == index.field && $0.kind == index.kind && $0.droppedSeq == nil }) {
+            // The base carries postings for its versions; only overlay versions need adding.
+        } else if let base {
+            for id in try base.ids(collection: index.collection) {
+                for v in try base.versions(collection: index.collection, id: id) where !v.deleted {
+                    if let bytes = v.documentBytes, let doc = try? JSONParser.parse(bytes) {
+                        list.add(document: doc, path: path, id: id, seq: v.seq)
+                    }
+                }
+            }
+        }
+        for (id, versions) in collections[index.collection]?.docs ?? [:] {
+            for (i, v) in versions.versions.enumerated() where !v.deleted {
+                if let doc = versions.document(at: i) { list.add(document: doc, path: path, id: id, seq: v.seq) }
+            }
+        }
+    }
+
+    func applyEdge(_ key: EdgeKey, seq: UInt64, add: Bool) throws(StateError) {
+        var intervals = try edgeIntervals(key)
+        let open = intervals.last.map { $0.removed == nil } ?? false
+        if add {
+            if open { return }        // already linked: a repeated link changes nothing
+            if edges[key] == nil && intervals.isEmpty {
+                outgoing[key.from, default: []].append(key)
+                incoming[key.to, default: []].append(key)
+            } else if edges[key] == nil {
+                outgoing[key.from, default: []].append(key)
+                incoming[key.to, default: []].append(key)
+            }
+            intervals.append(EdgeInterval(added: seq, removed: nil))
+        } else {
+            guard open else { return }  // unlinking an absent edge changes nothing
+            if edges[key] == nil {
+                outgoing[key.from, default: []].append(key)
+                incoming[key.to, default: []].append(key)
+            }
+            intervals[intervals.count - 1].removed = seq
+        }
+        edges[key] = intervals
+    }
+
+    // MARK: Reading documents
+
+    /// Every version of a document, oldest first (base then overlay).
+    public func versions(collection: String, id: String) throws(StateError) -> [Version] {
+        var out = try base?.versions(collection: collection, id: id) ?? []
+        if let list = collections[collection]?.docs[id] { out.append(contentsOf: list.versions) }
+        return out
+    }
+
+    /// The version a read at `point` sees, or nil (never written, or deleted, at that point).
+    public func document(collection: String, id: String, at point: ReadPoint) throws(StateError) -> DocumentVersion? {
+        // Overlay first: it holds the newest versions.
+        if let list = collections[collection]?.docs[id] {
+            let vs = list.versions
+            var i = vs.count - 1
+            while i >= 0 {
+                let v = vs[i]
+                if v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) {
+                    if v.deleted { return nil }
+                    return DocumentVersion(collection: collection, id: id, version: v, document: list.document(at: i))
+                }
+                i -= 1
+            }
+        }
+        guard let base, point.asOf >= 0 else { return nil }
+        let vs = try base.versions(collection: collection, id: id)
+        for v in vs.reversed() where v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) {
+            if v.deleted { return nil }
+            return DocumentVersion(collection: collection, id: id, version: v, document: v.documentBytes.flatMap { try? JSONParser.parse($0) })
+        }
+        return nil
+    }
+
+    /// The seq of the version a read at `point` sees (nil if none or a tombstone).
+    public func visibleSeq(collection: String, id: String, at point: ReadPoint) throws(StateError) -> UInt64? {
+        if let list = collections[collection]?.docs[id] {
+            for v in list.versions.reversed() where v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) {
+                return v.deleted ? nil : v.seq
+            }
+        }
+        guard let base else { return nil }
+        for v in try base.versions(collection: collection, id: id).reversed()
+        where v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) {
+            return v.deleted ? nil : v.seq
+        }
+        return nil
+    }
+
+    /// Collection names (any that ever held a document), in byte order.
+    public func collectionNames() throws(StateError) -> [String] {
+        var names = Set(collections.keys)
+        if let base { names.formUnion(try base.collectionNames()) }
+        return names.sorted(by: utf8Less)
+    }
+
+    /// Every id ever written in a collection, in UTF-8 byte order.
+    public func ids(collection: String) throws(StateError) -> [String] {
+        let baseIds = try base?.ids(collection: collection) ?? []
+        guard let overlay = collections[collection] else { return baseIds }
+        if !overlay.newIdsSorted {
+            overlay.newIds.sort(by: utf8Less)
+            overlay.newIdsSorted = true
+        }
+        if baseIds.isEmpty { return overlay.newIds }
+        if overlay.newIds.isEmpty { return baseIds }
+        var merged: [String] = []
+        merged.reserveCapacity(baseIds.count + overlay.newIds.count)
+        var i = 0, j = 0
+        while i < baseIds.count || j < overlay.newIds.count {
+            if j >= overlay.newIds.count || (i < baseIds.count && utf8Less(baseIds[i], overlay.newIds[j])) {
+                merged.append(baseIds[i]); i += 1
+            } else {
+                merged.append(overlay.newIds[j]); j += 1
+            }
+        }
+        return merged
+    }
+
+    /// The document a record (put or delete) wrote, by seq.
+    public func location(ofSeq seq: UInt64) throws(StateError) -> (collection: String, id: String)? {
+        if let l = seqIndex[seq] { return l }
+        return try base?.location(ofSeq: seq)
+    }
+
+    // MARK: Relations
+
+    func edgeIntervals(_ key: EdgeKey) throws(StateError) -> [EdgeInterval] {
+        if let e = edges[key] { return e }
+        return try base?.intervals(key) ?? []
+    }
+
+    /// Edges out of `node` (`collection:id`) that exist at `seq`, optionally of one relation,
+    /// in (relation, target) byte order.
+    public func outgoing(from node: String, relation: String?, at seq: UInt64) throws(StateError) -> [EdgeKey] {
+        var keys = Set(outgoing[node] ?? [])
+        if let base { keys.formUnion(try base.edges(from: node)) }
+        var out: [EdgeKey] = []
+        for k in keys where relation == nil || k.relation == relation {
+            if try edgeIntervals(k).contains(where: { $0.contains(seq) }) { out.append(k) }
+        }
+        return out.sorted()
+    }
+
+    /// Edges into `node` that exist at `seq`, in (relation, source) byte order.
+    public func incoming(to node: String, relation: String?, at seq: UInt64) throws(StateError) -> [EdgeKey] {
+        var keys = Set(incoming[node] ?? [])
+        if let base { keys.formUnion(try base.edges(to: node)) }
+        var out: [EdgeKey] = []
+        for k in keys where relation == nil || k.relation == relation {
+            if try edgeIntervals(k).contains(where: { $0.contains(seq) }) { out.append(k) }
+        }
+        return out.sorted { ($0.relation, $0.from, $0.to) < ($1.relation, $1.from, $1.to) }
+    }
+
+    /// The intervals of one edge.
+    public func intervals(of edge: EdgeKey) throws(StateError) -> [EdgeInterval] { try edgeIntervals(edge) }
+
+    // MARK: Causes
+
+    /// Seqs of records that name `seq` in their caused_by, up to `asOf`, ascending.
+    public func effects(of seq: UInt64, asOf: UInt64) throws(StateError) -> [UInt64] {
+        var out = try base?.effects(of: seq) ?? []
+        out.append(contentsOf: effects[seq] ?? [])
+        return out.filter { $0 <= asOf }.sorted()
+    }
+
+    // MARK: Indexes
+
+    /// Index definitions that exist at `seq` (all when nil).
+    public func indexes(at seq: UInt64? = nil) -> [IndexDefinition] {
+        guard let seq else { return indexDefinitions }
+        return indexDefinitions.filter { $0.isDefined(at: seq) }
+    }
+
+    /// The currently defined index for a collection, field and kind.
+    public func activeIndex(collection: String, field: String, kind: IndexKind) -> IndexDefinition? {
+        indexDefinitions.first { $0.collection == collection && $0.field == field && $0.kind == kind && $0.droppedSeq == nil }
+    }
+
+    /// (id, version seq) postings whose key equals `key` (eq index).
+    public func postings(_ index: IndexID, equal key: [UInt8]) throws(StateError) -> [(id: String, seq: UInt64)] {
+        var out = try base?.postings(index, equal: key) ?? []
+        out.append(contentsOf: postings[index]?.equal(key) ?? [])
+        return out
+    }
+
+    /// Postings with key in [lower, upper] (nil = unbounded), in key order then id (ordered index).
+    public func postings(_ index: IndexID, lower: [UInt8]?, lowerInclusive: Bool, upper: [UInt8]?, upperInclusive: Bool)
+        throws(StateError) -> [(key: [UInt8], id: String, seq: UInt64)] {
+        let fromBase = try base?.postings(index, lower: lower, lowerInclusive: lowerInclusive, upper: upper, upperInclusive: upperInclusive) ?? []
+        let fromOverlay = postings[index]?.range(lower: lower, lowerInclusive: lowerInclusive, upper: upper, upperInclusive: upperInclusive) ?? []
+        if fromBase.isEmpty { return fromOverlay }
+        if fromOverlay.isEmpty { return fromBase }
+        return (fromBase + fromOverlay).sorted { a, b in
+            let c = ValueOrder.compareBytes(a.key, b.key)
+            return c != 0 ? c < 0 : utf8Less(a.id, b.id)
+        }
+    }
+
+    /// Postings of one search token.
+    public func postings(_ index: IndexID, token: String) throws(StateError) -> [(id: String, seq: UInt64)] {
+        var out = try base?.postings(index, token: token) ?? []
+        out.append(contentsOf: postings[index]?.token(token) ?? [])
+        return out
+    }
+
+    // MARK: Replay tables
+
+    public func lastNonce(client: String) -> UInt64? { nonces[client] }
+
+    public func idempotencySeq(_ key: String) throws(StateError) -> UInt64? {
+        if let s = idempotency[key] { return s }
+        return try base?.idempotencySeq(key)
+    }
+}

@@ -1,0 +1,118 @@
+import NEDBStore
+
+/// What loading the state did.
+public struct LoadReport: Sendable {
+    /// The checkpoint the state started from (nil: full replay).
+    public var checkpointSeq: UInt64?
+    /// Checkpoints that were found unusable, with why (reported, skipped, never trusted).
+    public var skipped: [(name: String, reason: String)] = []
+    /// Records replayed from the log.
+    public var replayed: UInt64 = 0
+}
+
+/// A checkpoint that was written.
+public struct CheckpointInfo: Sendable, Equatable {
+    public var seq: UInt64
+    public var hash: Hash32
+    public var path: String
+    public var bytes: Int
+}
+
+/// Loads the state of a store (newest valid checkpoint plus the tail of the log, or a full
+/// replay), and writes checkpoints (spec/STATE.md §8).
+public enum StateLoader {
+    public static let stateVersion: UInt32 = 1
+
+    /// The state of `store` as of its last record.
+    public static func load(store: LogStore, useCheckpoints: Bool = true) throws -> (DatabaseState, LoadReport) {
+        var report = LoadReport()
+        let head = store.lastSeq
+        if useCheckpoints {
+            let names = store.layout.checkpointNames(fs: store.options.fileSystem).reversed()
+            for name in names {
+                let path = PathUtil.join(store.layout.checkpoints, name)
+                do {
+                    let snapshot = try openCheckpoint(path: path, store: store, head: head)
+                    let state = try DatabaseState(base: snapshot)
+                    if snapshot.seq < head {
+                        try replay(store: store, into: state, from: snapshot.seq + 1, through: head, report: &report)
+                    }
+                    report.checkpointSeq = snapshot.seq
+                    return (state, report)
+                } catch {
+                    report.skipped.append((name, "\(error)"))
+                }
+            }
+        }
+        let state = try DatabaseState()
+        try replay(store: store, into: state, from: 0, through: head, report: &report)
+        return (state, report)
+    }
+
+    /// Opens a checkpoint and checks that it belongs to this log: store id, and the chain hash
+    /// and Merkle root at its seq. Pages are checked lazily as they are read.
+    public static func openCheckpoint(path: String, store: LogStore, head: UInt64) throws -> StateSnapshot {
+        let fs = store.options.fileSystem
+        let file = try CheckpointFile(bytes: try fs.map(path), file: path)
+        let h = file.header
+        let at = Location(file: path, seq: h.seq)
+        guard h.storeId == store.storeId else { throw FormatError.checkpointMismatch(at, detail: "belongs to store \(h.storeId)") }
+        guard h.seq <= head else { throw FormatError.checkpointMismatch(at, detail: "checkpoint seq \(h.seq) is beyond the log head \(head)") }
+        guard h.stateVersion == stateVersion else {
+            throw FormatError.unsupportedVersion(at, what: "state encoding", found: UInt16(truncatingIfNeeded: h.stateVersion), supported: 1)
+        }
+        guard try store.chainHash(seq: h.seq) == h.chainHead else {
+            throw FormatError.checkpointMismatch(at, detail: "its chain hash does not match the log at seq \(h.seq)")
+        }
+        guard try store.rootHash(size: h.seq + 1) == h.root else {
+            throw FormatError.checkpointMismatch(at, detail: "its Merkle root does not match the log at seq \(h.seq)")
+        }
+        if h.encrypted || h.compressed {
+            let payload = try CheckpointContainer.openPayload(try file.payload(), header: h, keyring: store.dataKeys, file: path)
+            return try StateSnapshot(payload: payload)
+        }
+        return try StateSnapshot(file: file)
+    }
+
+    /// Applies records [from, through] of the log to `state`.
+    public static func replay(store: LogStore, into state: DatabaseState, from: UInt64, through: UInt64,
+                              report: inout LoadReport) throws {
+        guard from <= through else { return }
+        var count: UInt64 = 0
+        try store.scanWithChain(from: from, through: through) { record, chain in
+            try state.apply(record, chain: chain)
+            count += 1
+            return true
+        }
+        report.replayed += count
+    }
+
+    /// Writes a checkpoint of `state` (which must be at the store's seq `state.lastSeq`),
+    /// atomically, and logs a checkpoint record binding its hash into the chain.
+    @discardableResult
+    public static func writeCheckpoint(_ state: DatabaseState, store: LogStore, compress: Bool = false) throws -> CheckpointInfo {
+        guard let seq = state.lastSeq else { throw StateError.invalidRecord(seq: 0, reason: "nothing to checkpoint") }
+        let payload = try SnapshotWriter.encode(state)
+        let key = store.encrypted ? store.dataKeys?.current : nil
+        let built = try CheckpointContainer.build(state: payload, stateVersion: stateVersion, hashAlgorithm: store.hashAlgorithm,
+                                                  storeId: store.storeId, seq: seq, chainHead: try store.chainHash(seq: seq),
+                                                  root: try store.rootHash(size: seq + 1), created: Wallclock.now(),
+                                                  compress: compress || key != nil, key: key)
+        let fs = store.options.fileSystem
+        try fs.createDirectory(store.layout.checkpoints)
+        let path = store.layout.checkpoint(seq: seq)
+        try fs.writeAtomically(built.bytes, to: path)
+        var marker = Record(type: .checkpointMarker, seq: 0, time: 0)
+        marker.checkpointSeq = seq
+        marker.checkpointHash = built.hash
+        try store.append(marker, durability: .always)
+        // Seal the segment, so opening reads only the records after the checkpoint.
+        try store.sealForCheckpoint()
+        return CheckpointInfo(seq: seq, hash: built.hash, path: path, bytes: built.bytes.count)
+    }
+
+    /// A canonical digest of the whole state: equal states have equal digests.
+    public static func digest(_ state: DatabaseState) throws -> Hash32 {
+        HashAlgorithm.blake2b256.hash(try SnapshotWriter.encode(state))
+    }
+}

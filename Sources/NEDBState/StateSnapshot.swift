@@ -1,0 +1,167 @@
+/// A checkpoint's state, read in place (spec/STATE.md §7): tables are binary-searched in the
+/// (memory-mapped) file and every page is checked against its hash the first time it is read.
+/// Opening costs O(number of pages) hash comparisons, not a decode of the history.
+public final class StateSnapshot: @unchecked Sendable {
+    /// The seq the checkpoint includes (every record ≤ seq).
+    public private(set) var seq: UInt64 = 0
+    let bytes: MappedBytes
+    /// Offset of the payload in `bytes`.
+    let base: Int
+    let length: Int
+    let check: (Int, Int) throws(FormatError) -> Void
+    var sections: [String: (offset: Int, length: Int)] = [:]
+    var collections: [(name: String, count: Int, first: Int)] = []
+    var definitions: [(definition: IndexDefinition, first: Int, count: Int)] = []
+
+    /// Reads a plain (unencrypted, uncompressed) checkpoint lazily.
+    public convenience init(file: CheckpointFile) throws(StateError) {
+        guard !file.header.encrypted && !file.header.compressed else {
+            throw .checkpoint(.malformed(Location(file: file.file), detail: "encrypted or compressed checkpoints are opened with `decoded`"))
+        }
+        try self.init(bytes: file.bytes, base: CheckpointHeader.length, length: file.payloadLength) { (o, n) throws(FormatError) in
+            try file.verify(payloadOffset: o, count: n)
+        }
+    }
+
+    /// Reads a decoded payload held in memory (already verified as a whole).
+    public convenience init(payload: [UInt8]) throws(StateError) {
+        try self.init(bytes: MappedBytes(bytes: payload), base: 0, length: payload.count) { (_, _) throws(FormatError) in }
+    }
+
+    init(bytes: MappedBytes, base: Int, length: Int, check: @escaping (Int, Int) throws(FormatError) -> Void) throws(StateError) {
+        self.bytes = bytes
+        self.base = base
+        self.length = length
+        self.check = check
+        do {
+            try check(0, min(length, 16))
+            let head = bytes.slice(base, 16)
+            guard head.count == 16, Array(head[0..<8]) == SnapshotLayout.magic else {
+                throw FormatError.malformed(Location(), detail: "checkpoint payload is not a NEDB state encoding")
+            }
+            var r = ByteReader(head, start: 8)
+            let version = try r.u32()
+            guard version == SnapshotLayout.version else {
+                throw FormatError.unsupportedVersion(Location(), what: "state encoding", found: UInt16(truncatingIfNeeded: version), supported: 1)
+            }
+            let count = Int(try r.u32())
+            guard count < 64 else { throw FormatError.malformed(Location(), detail: "too many state sections") }
+            try check(16, count * SnapshotLayout.sectionEntry)
+            let table = bytes.slice(base + 16, count * SnapshotLayout.sectionEntry)
+            var t = ByteReader(table)
+            var found: [String: (Int, Int)] = [:]
+            for _ in 0..<count {
+                let id = String(decoding: try t.bytes(4), as: UTF8.self)
+                try t.skip(4)
+                let offset = try t.u64(), len = try t.u64()
+                guard offset <= UInt64(length), len <= UInt64(length) - offset else {
+                    throw FormatError.malformed(Location(), detail: "state section \(id) lies outside the payload")
+                }
+                found[id] = (Int(offset), Int(len))
+            }
+            for required in ["META", "COLS", "DOCS", "VERS", "SEQS", "EDGE", "EINT", "EREV", "CAUS", "IDXD", "POST", "NONC", "IDEM", "BLOB"]
+            where found[required] == nil {
+                throw FormatError.malformed(Location(), detail: "state encoding lacks section \(required)")
+            }
+            sections = found
+        } catch let e as FormatError {
+            throw .checkpoint(e)
+        } catch {
+            throw .checkpoint(.malformed(Location(), detail: "\(error)"))
+        }
+        // Small tables are read at once: metadata, collections, index definitions.
+        let meta = try readSection("META")
+        let metaSeq = ByteReaderPeek64.u64(meta, 0)
+        let cols = try readSection("COLS")
+        var colList: [(String, Int, Int)] = []
+        for i in 0..<(cols.count / SnapshotLayout.collectionEntry) {
+            let o = i * SnapshotLayout.collectionEntry
+            let name = try string(Int(ByteReaderPeek64.u64(cols, o)), Int(ByteReaderPeek64.u32(cols, o + 8)))
+            colList.append((name, Int(ByteReaderPeek64.u32(cols, o + 12)), Int(ByteReaderPeek64.u64(cols, o + 16))))
+        }
+        let idxd = try readSection("IDXD")
+        var defs: [(IndexDefinition, Int, Int)] = []
+        for i in 0..<(idxd.count / SnapshotLayout.indexEntry) {
+            let o = i * SnapshotLayout.indexEntry
+            let off = Int(ByteReaderPeek64.u64(idxd, o)), cl = Int(ByteReaderPeek64.u32(idxd, o + 8)), fl = Int(ByteReaderPeek64.u32(idxd, o + 12))
+            let both = try blob(off, cl + fl)
+            guard let kind = IndexKind(rawValue: idxd[o + 16]) else {
+                throw .checkpoint(.malformed(Location(), detail: "unknown index kind in checkpoint"))
+            }
+            let dropped = ByteReaderPeek64.u64(idxd, o + 32)
+            let def = IndexDefinition(collection: String(decoding: both[0..<cl], as: UTF8.self),
+                                      field: String(decoding: both[cl...], as: UTF8.self), kind: kind,
+                                      definedSeq: ByteReaderPeek64.u64(idxd, o + 24),
+                                      droppedSeq: dropped == SnapshotLayout.open ? nil : dropped)
+            defs.append((def, Int(ByteReaderPeek64.u64(idxd, o + 40)), Int(ByteReaderPeek64.u64(idxd, o + 48))))
+        }
+        seq = metaSeq
+        collections = colList
+        definitions = defs
+    }
+
+    // MARK: Raw access
+
+    func section(_ id: String) -> (offset: Int, length: Int) { sections[id] ?? (0, 0) }
+
+    /// Bytes [offset, offset+count) of the payload, checked.
+    func read(_ offset: Int, _ count: Int) throws(StateError) -> [UInt8] {
+        guard offset >= 0, count >= 0, offset + count <= length else {
+            throw .checkpoint(.malformed(Location(), detail: "checkpoint read out of range"))
+        }
+        do { try check(offset, count) } catch { throw .checkpoint(error) }
+        return bytes.slice(base + offset, count)
+    }
+
+    func readSection(_ id: String) throws(StateError) -> [UInt8] {
+        let s = section(id)
+        return try read(s.offset, s.length)
+    }
+
+    /// Entry `index` of a fixed-size table.
+    func entry(_ id: String, _ index: Int, _ size: Int) throws(StateError) -> [UInt8] {
+        let s = section(id)
+        guard index >= 0, (index + 1) * size <= s.length else {
+            throw .checkpoint(.malformed(Location(), detail: "\(id) entry \(index) out of range"))
+        }
+        return try read(s.offset + index * size, size)
+    }
+
+    func count(_ id: String, _ size: Int) -> Int { section(id).length / size }
+
+    func blob(_ offset: Int, _ count: Int) throws(StateError) -> [UInt8] {
+        let s = section("BLOB")
+        guard offset >= 0, count >= 0, offset + count <= s.length else {
+            throw .checkpoint(.malformed(Location(), detail: "blob reference out of range"))
+        }
+        return try read(s.offset + offset, count)
+    }
+
+    func string(_ offset: Int, _ count: Int) throws(StateError) -> String {
+        String(decoding: try blob(offset, count), as: UTF8.self)
+    }
+
+    /// Binary search over `count` entries: the first index whose key is not less than `key`.
+    func lowerBound(_ count: Int, _ key: [UInt8], _ keyAt: (Int) throws(StateError) -> [UInt8]) throws(StateError) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if ValueOrder.compareBytes(try keyAt(mid), key) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
+/// Little-endian reads from an array at known-good offsets (bounds are checked by callers).
+enum ByteReaderPeek64 {
+    static func u64(_ b: [UInt8], _ o: Int) -> UInt64 {
+        guard o >= 0, o + 8 <= b.count else { return 0 }
+        var v: UInt64 = 0
+        for i in 0..<8 { v |= UInt64(b[o + i]) << (8 * i) }
+        return v
+    }
+    static func u32(_ b: [UInt8], _ o: Int) -> UInt32 {
+        guard o >= 0, o + 4 <= b.count else { return 0 }
+        return UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24
+    }
+}
