@@ -123,6 +123,16 @@ import NEDBFixtureKit
         }
     }
 
+    @Test func checkpointVector() throws {
+        let v = try VectorTests.load("checkpoint.json")
+        let bytes = VectorTests.bytes(v["checkpoint_hex"])
+        let parsed = try CheckpointContainer.parse(bytes, file: nil)
+        #expect(parsed.hash == VectorTests.hash(v["checkpoint_hash"]))
+        #expect(parsed.payload == VectorTests.bytes(v["state_encoding_hex"]))
+        #expect(parsed.header.seq == 6 && parsed.header.chainHead == VectorTests.hash(v["chain"]) && parsed.header.root == VectorTests.hash(v["root"]))
+        #expect(HashAlgorithm.blake2b256.hash(parsed.payload) == VectorTests.hash(v["state_digest"]))
+    }
+
     @Test func generatorReproducesTheVectors() throws {
         let temp = TempDir("vectors")
         let count = try Vectors.generate(into: temp.path)

@@ -1,4 +1,5 @@
 import NEDBFormat
+import NEDBState
 
 /// The spec test vectors (spec/vectors/): bytes ↔ fields ↔ hashes for every structure, so an
 /// independent implementation can be checked without this code.
@@ -16,6 +17,7 @@ public enum Vectors {
             ("encryption.json", try encryption()),
             ("segment.json", try segment()),
             ("timestamps.json", timestamps()),
+            ("checkpoint.json", try checkpoint()),
         ]
         for (name, value) in files {
             try FileEdits.write(Array(PrettyJSON.render(value).utf8), to: PathUtil.join(directory, name))
@@ -206,6 +208,32 @@ public enum Vectors {
             "chain_head": .string(builder.chain.hex),
             "merkle_root": .string(builder.root.hex),
             "leaves": .array(builder.leaves.map { .string($0.hex) }),
+        ])
+    }
+
+    static func checkpoint() throws -> JSONValue {
+        let state = try DatabaseState()
+        var chain = Hash32.zero
+        var tree = InMemoryMerkleTree(hasher: MerkleHasher(.blake2b256))
+        let hasher = ChainHasher(.blake2b256)
+        for r in sampleRecords() {
+            chain = hasher.chain(previous: chain, type: r.type, body: RecordCodec.encodeBody(r))
+            tree.append(chain)
+            try state.apply(r, chain: chain)
+        }
+        let payload = try SnapshotWriter.encode(state)
+        let built = try CheckpointContainer.build(state: payload, stateVersion: 1, hashAlgorithm: .blake2b256, storeId: storeId,
+                                                  seq: state.lastSeq!, chainHead: chain, root: try tree.rootHash(size: tree.size),
+                                                  created: 1_700_000_000_000_000, compress: false)
+        return .object([
+            "description": "the state after the seven records of records.json (BLAKE2b), as a checkpoint at seq 6",
+            "state_encoding_hex": hex(payload),
+            "state_digest": .string(HashAlgorithm.blake2b256.hash(payload).hex),
+            "checkpoint_hex": hex(built.bytes),
+            "checkpoint_hash": .string(built.hash.hex),
+            "seq": num(state.lastSeq!),
+            "chain": .string(chain.hex),
+            "root": .string(try tree.rootHash(size: tree.size).hex),
         ])
     }
 
