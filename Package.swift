@@ -35,6 +35,10 @@ let package = Package(
         .target(name: "NEDBFixtureKit", dependencies: ["NEDBFormat", "NEDBState"], path: "tools/fixture-kit"),
         .executableTarget(name: "nedb-fixtures", dependencies: ["NEDBFixtureKit"],
                           path: "tools/fixtures-gen"),
+        // Shared by the command-line tools: exit codes, output, key options.
+        .target(name: "NEDBCLI", dependencies: ["NEDBState", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "nedb-verify", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-verify"),
+        .executableTarget(name: "nedb-prove", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-prove"),
         .executableTarget(name: "nedb-crash-writer", dependencies: ["NEDBStore"], path: "tools/crash-writer"),
         .executableTarget(name: "nedb-bench", dependencies: ["NEDBFormat", "NEDBFixtureKit", "NEDBStore", "NEDBState", "CSQLite"],
                           path: "Benchmarks/nedb-bench"),

@@ -8,6 +8,8 @@ public struct LoadReport: Sendable {
     public var skipped: [(name: String, reason: String)] = []
     /// Records replayed from the log.
     public var replayed: UInt64 = 0
+
+    public init() {}
 }
 
 /// A checkpoint that was written.

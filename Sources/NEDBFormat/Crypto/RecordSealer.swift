@@ -40,6 +40,9 @@ public enum RecordSealer {
         }
         var opened = record
         try RecordCodec.mergeOpened(inner, into: &opened, location: location, options: options)
+        // The content is now plaintext; the key id stays as a note of which key sealed it.
+        opened.sealed = nil
+        opened.keyCommitment = nil
         return opened
     }
 

@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+
+/// The exit codes every NEDB tool uses (documented in README):
+/// 0 ok, 1 a problem was found, 2 usage error, 3 I/O or key error.
+public enum ToolExit: Int32, Sendable {
+    case ok = 0
+    case problem = 1
+    case usage = 2
+    case environment = 3
+}
+
+/// An error that ends a tool with a message and an exit code.
+public struct ToolFailure: Error, CustomStringConvertible, Sendable {
+    public let code: ToolExit
+    public let message: String
+    public init(_ code: ToolExit, _ message: String) { self.code = code; self.message = message }
+    public var description: String { message }
+}
+
+extension ParsableCommand {
+    /// Runs the command with NEDB's exit codes: usage errors exit 2 (not ArgumentParser's 64),
+    /// `ToolFailure`s exit with their code, anything else exits 3.
+    public static func runAsTool() -> Never {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Glibc.exit(0)
+        } catch let failure as ToolFailure {
+            Output.error(failure.message)
+            Glibc.exit(failure.code.rawValue)
+        } catch let code as ExitCode {
+            Glibc.exit(code.rawValue)
+        } catch {
+            let exitCode = Self.exitCode(for: error)
+            if exitCode == .success {
+                print(Self.fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            let message = Self.fullMessage(for: error)
+            if exitCode.rawValue == 64 || error is ValidationError || "\(type(of: error))".contains("CommandError") {
+                Output.error(message)
+                Glibc.exit(ToolExit.usage.rawValue)
+            }
+            Output.error(message)
+            Glibc.exit(ToolExit.environment.rawValue)
+        }
+    }
+}
