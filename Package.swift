@@ -39,6 +39,9 @@ let package = Package(
         .target(name: "NEDBCLI", dependencies: ["NEDBState", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "nedb-verify", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-verify"),
         .executableTarget(name: "nedb-prove", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-prove"),
+        .executableTarget(name: "nedb-dump", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-dump"),
+        .executableTarget(name: "nedb-repair", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-repair"),
+        .executableTarget(name: "nedb-compact", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-compact"),
         .executableTarget(name: "nedb-crash-writer", dependencies: ["NEDBStore"], path: "tools/crash-writer"),
         .executableTarget(name: "nedb-bench", dependencies: ["NEDBFormat", "NEDBFixtureKit", "NEDBStore", "NEDBState", "CSQLite"],
                           path: "Benchmarks/nedb-bench"),
@@ -46,6 +49,7 @@ let package = Package(
         .testTarget(name: "NEDBFormatTests", dependencies: ["NEDBFormat", "NEDBFixtureKit"]),
         .testTarget(name: "NEDBStoreTests", dependencies: ["NEDBStore"]),
         .testTarget(name: "NEDBStateTests", dependencies: ["NEDBState"]),
+        .testTarget(name: "NEDBToolTests", dependencies: ["NEDBState"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,7 +22,7 @@ public enum Fixtures {
                 "name": .string(name), "description": .string(description),
                 "errors": .array(errors.map { .string($0) }),
                 "verdict": .string(primary ?? "ok"),
-                "exit_code": .number(errors.isEmpty ? 0 : 1),
+                "exit_code": .number(errors.isEmpty ? 0 : (errors.allSatisfy { ["unsupported_version", "wrong_key", "io_error"].contains($0) } ? 3 : 1)),
             ]
             if let headSeq { o["head_seq"] = .number(Double(headSeq)) }
             if let keyFile { o["key_file"] = .string(keyFile) }
