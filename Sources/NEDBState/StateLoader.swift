@@ -89,28 +89,41 @@ public enum StateLoader {
         report.replayed += count
     }
 
-    /// Writes a checkpoint of `state` (which must be at the store's seq `state.lastSeq`),
-    /// atomically, and logs a checkpoint record binding its hash into the chain.
-    @discardableResult
-    public static func writeCheckpoint(_ state: DatabaseState, store: LogStore, compress: Bool = false) throws -> CheckpointInfo {
+    /// The checkpoint file of `state` (at seq `state.lastSeq`, which must be acknowledged),
+    /// bound to the store's chain hash and Merkle root there.
+    public static func buildCheckpoint(_ state: DatabaseState, store: LogStore, compress: Bool = false) throws -> (bytes: [UInt8], hash: Hash32) {
         guard let seq = state.lastSeq else { throw StateError.invalidRecord(seq: 0, reason: "nothing to checkpoint") }
         let payload = try SnapshotWriter.encode(state)
         let key = store.encrypted ? store.dataKeys?.current : nil
-        let built = try CheckpointContainer.build(state: payload, stateVersion: stateVersion, hashAlgorithm: store.hashAlgorithm,
-                                                  storeId: store.storeId, seq: seq, chainHead: try store.chainHash(seq: seq),
-                                                  root: try store.rootHash(size: seq + 1), created: Wallclock.now(),
-                                                  compress: compress || key != nil, key: key)
+        return try CheckpointContainer.build(state: payload, stateVersion: stateVersion, hashAlgorithm: store.hashAlgorithm,
+                                             storeId: store.storeId, seq: seq, chainHead: try store.chainHash(seq: seq),
+                                             root: try store.rootHash(size: seq + 1), created: Wallclock.now(),
+                                             compress: compress || key != nil, key: key)
+    }
+
+    /// Writes a built checkpoint atomically into the store's checkpoints directory.
+    public static func saveCheckpoint(_ bytes: [UInt8], hash: Hash32, seq: UInt64, store: LogStore) throws -> CheckpointInfo {
         let fs = store.options.fileSystem
         try fs.createDirectory(store.layout.checkpoints)
         let path = store.layout.checkpoint(seq: seq)
-        try fs.writeAtomically(built.bytes, to: path)
+        try fs.writeAtomically(bytes, to: path)
+        return CheckpointInfo(seq: seq, hash: hash, path: path, bytes: bytes.count)
+    }
+
+    /// Writes a checkpoint of `state` (at the store's last seq), logs a checkpoint record binding
+    /// its hash into the chain, and seals the segment so opening reads only what follows.
+    /// (The checkpoint record itself is not applied to `state`.)
+    @discardableResult
+    public static func writeCheckpoint(_ state: DatabaseState, store: LogStore, compress: Bool = false) throws -> CheckpointInfo {
+        guard let seq = state.lastSeq else { throw StateError.invalidRecord(seq: 0, reason: "nothing to checkpoint") }
+        let built = try buildCheckpoint(state, store: store, compress: compress)
+        let info = try saveCheckpoint(built.bytes, hash: built.hash, seq: seq, store: store)
         var marker = Record(type: .checkpointMarker, seq: 0, time: 0)
         marker.checkpointSeq = seq
         marker.checkpointHash = built.hash
         try store.append(marker, durability: .always)
-        // Seal the segment, so opening reads only the records after the checkpoint.
         try store.sealForCheckpoint()
-        return CheckpointInfo(seq: seq, hash: built.hash, path: path, bytes: built.bytes.count)
+        return info
     }
 
     /// A canonical digest of the whole state: equal states have equal digests.

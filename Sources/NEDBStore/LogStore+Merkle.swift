@@ -9,6 +9,15 @@ extension LogStore {
         }
     }
 
+    /// The chain hash of a record already sequenced (even if not yet acknowledged): for the
+    /// engine, which folds records into its state as it enqueues them.
+    public func pendingChain(seq: UInt64) throws(StoreError) -> Hash32 {
+        try mutex.locked { () throws(StoreError) -> Hash32 in
+            guard seq < nextSeq else { throw .notFound(seq: seq) }
+            return try chainLocked(seq: seq)
+        }
+    }
+
     /// The Merkle root of the first `size` records.
     public func rootHash(size: UInt64) throws(StoreError) -> Hash32 {
         try mutex.locked { () throws(StoreError) -> Hash32 in

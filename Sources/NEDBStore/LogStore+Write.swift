@@ -329,6 +329,15 @@ extension LogStore {
         manifestGeneration &+= 1
     }
 
+    /// Writes and fsyncs everything buffered; afterwards every sequenced record is acknowledged.
+    public func flush() throws(StoreError) {
+        try mutex.locked { () throws(StoreError) in
+            try checkWritableLocked()
+            while flushing { condition.wait(mutex) }
+            try flushLocked(sync: true)
+        }
+    }
+
     /// Makes everything durable, seals the active segment and writes the REPLAY index: after a
     /// checkpoint this leaves only the records after it to be read at the next open.
     public func sealForCheckpoint() throws(StoreError) {

@@ -1,5 +1,6 @@
 import Dispatch
 import NEDBFormat
+import Synchronization
 
 /// What opening a store found and did.
 public struct OpenReport: Sendable {
@@ -77,7 +78,11 @@ public final class LogStore: @unchecked Sendable {
     /// have been acknowledged to their writers.
     var writtenUpTo: UInt64 = 0
     var syncedUpTo: UInt64 = 0
-    var visibleUpTo: UInt64 = 0
+    var visibleUpTo: UInt64 = 0 {
+        didSet { acknowledged.store(visibleUpTo, ordering: .releasing) }
+    }
+    /// `visibleUpTo`, readable without the lock.
+    let acknowledged = Atomic<UInt64>(0)
     var pending: [UInt8] = []
     var flushing = false
     var failure: SystemError?
@@ -184,8 +189,8 @@ public final class LogStore: @unchecked Sendable {
         }
     }
 
-    /// The seq of the last acknowledged record.
-    public var lastSeq: UInt64 { mutex.locked { visibleUpTo - 1 } }
+    /// The seq of the last acknowledged record (lock-free).
+    public var lastSeq: UInt64 { acknowledged.load(ordering: .acquiring) &- 1 }
 
     /// Number of records durable on disk (all records for an in-memory store).
     public var durableCount: UInt64 { mutex.locked { syncedUpTo } }

@@ -1,0 +1,231 @@
+import NEDBState
+
+/// Parses NQL text into a `Query` (grammar in spec/NQL.md §2). Clauses may come in any order,
+/// each at most once; keywords are case-insensitive; every error names its position and what
+/// was expected.
+public struct QueryParser {
+    let text: String
+    let tokens: [Token]
+    var index = 0
+    var seen = Set<String>()
+
+    public static func parse(_ text: String) throws(QueryError) -> Query {
+        var p = QueryParser(text: text, tokens: try Lexer.tokens(text))
+        return try p.query()
+    }
+
+    init(text: String, tokens: [Token]) {
+        self.text = text
+        self.tokens = tokens
+    }
+
+    static func error(_ text: String, _ offset: Int, _ message: String) -> QueryError {
+        var line = 1, column = 1
+        for (i, c) in text.unicodeScalars.enumerated() {
+            if i >= offset { break }
+            if c == "\n" { line += 1; column = 1 } else { column += 1 }
+        }
+        return QueryError(offset: offset, line: line, column: column, message: message)
+    }
+
+    var current: Token { tokens[index] }
+
+    func fail(_ expected: String) -> QueryError {
+        QueryParser.error(text, current.offset, "expected \(expected), found \(current.describe)")
+    }
+
+    func isKeyword(_ word: String, at i: Int? = nil) -> Bool {
+        if case let .word(w) = tokens[min(i ?? index, tokens.count - 1)].kind { return w.uppercased() == word }
+        return false
+    }
+
+    mutating func keyword(_ word: String) throws(QueryError) {
+        guard isKeyword(word) else { throw fail(word) }
+        index += 1
+    }
+
+    mutating func accept(_ word: String) -> Bool {
+        if isKeyword(word) { index += 1; return true }
+        return false
+    }
+
+    mutating func symbol(_ s: String) -> Bool {
+        if case let .symbol(x) = current.kind, x == s { index += 1; return true }
+        return false
+    }
+
+    static let reserved: Set<String> = ["FROM", "AS", "OF", "VALID", "WHERE", "SEARCH", "ORDER", "BY", "ASC", "DESC", "TRAVERSE",
+                                        "TRACE", "REVERSE", "LIMIT", "OFFSET", "GROUP", "COUNT", "SUM", "AVG", "MIN", "MAX",
+                                        "AND", "OR", "NOT", "IN", "DEPTH", "INBOUND", "OUTBOUND", "BOTH", "EXISTS"]
+
+    mutating func name(_ what: String) throws(QueryError) -> String {
+        guard case let .word(w) = current.kind else { throw fail(what) }
+        index += 1
+        return w
+    }
+
+    mutating func path() throws(QueryError) -> FieldPath {
+        var components = [try name("a field name")]
+        while symbol(".") { components.append(try name("a field name after '.'")) }
+        return FieldPath(components)
+    }
+
+    mutating func integer(_ what: String) throws(QueryError) -> Int {
+        guard case let .number(n) = current.kind, n >= 0, n == n.rounded(), n < 1e15 else { throw fail(what) }
+        index += 1
+        return Int(n)
+    }
+
+    mutating func value() throws(QueryError) -> JSONValue {
+        switch current.kind {
+        case let .string(s): index += 1; return .string(s)
+        case let .number(n): index += 1; return .number(n)
+        case let .word(w) where ["TRUE", "FALSE", "NULL"].contains(w.uppercased()):
+            index += 1
+            return w.uppercased() == "NULL" ? .null : .bool(w.uppercased() == "TRUE")
+        default: throw fail("a value (a \"string\", a number, true, false or null)")
+        }
+    }
+
+    mutating func clause(_ name: String) throws(QueryError) {
+        guard !seen.contains(name) else { throw QueryParser.error(text, current.offset, "\(name) may appear only once") }
+        seen.insert(name)
+    }
+
+    mutating func query() throws(QueryError) -> Query {
+        try keyword("FROM")
+        var q = Query(collection: try name("a collection name after FROM"))
+        while true {
+            let at = current
+            if case .end = at.kind { break }
+            if isKeyword("AS") {
+                try clause("AS OF")
+                index += 1
+                try keyword("OF")
+                q.asOf = UInt64(try integer("a seq (a whole number) after AS OF"))
+            } else if isKeyword("VALID") {
+                try clause("VALID AS OF")
+                index += 1
+                try keyword("AS")
+                try keyword("OF")
+                guard case let .string(date) = current.kind else { throw fail("a date string after VALID AS OF") }
+                guard let t = Timestamp.parse(date) else {
+                    throw QueryParser.error(text, current.offset, "\"\(date)\" is not a date (YYYY-MM-DD) or an RFC 3339 instant")
+                }
+                index += 1
+                q.validAt = t
+            } else if accept("WHERE") {
+                try clause("WHERE")
+                q.filter = try orExpression()
+            } else if accept("SEARCH") {
+                try clause("SEARCH")
+                var field: FieldPath? = nil
+                if case .word = current.kind { field = try path() }
+                guard case let .string(s) = current.kind else { throw fail("the search text in quotes after SEARCH") }
+                index += 1
+                q.search = Search(field: field, text: s)
+            } else if accept("TRAVERSE") {
+                try clause("TRAVERSE")
+                guard !seen.contains("TRACE") else { throw QueryParser.error(text, at.offset, "TRAVERSE and TRACE cannot be combined") }
+                var t = Traverse(relation: nil, depth: 1, direction: .outbound)
+                if symbol("*") { t.relation = nil } else { t.relation = try name("a relation name (or *) after TRAVERSE") }
+                while true {
+                    if accept("DEPTH") {
+                        t.depth = try integer("a depth after DEPTH")
+                        guard t.depth >= 1 && t.depth <= 64 else { throw QueryParser.error(text, current.offset, "DEPTH must be 1…64") }
+                    } else if accept("INBOUND") { t.direction = .inbound } else if accept("OUTBOUND") { t.direction = .outbound } else if accept("BOTH") {
+                        t.direction = .both
+                    } else { break }
+                }
+                q.traverse = t
+            } else if accept("TRACE") {
+                try clause("TRACE")
+                guard !seen.contains("TRAVERSE") else { throw QueryParser.error(text, at.offset, "TRAVERSE and TRACE cannot be combined") }
+                let field = try name("caused_by after TRACE")
+                guard field.lowercased() == "caused_by" else { throw QueryParser.error(text, tokens[index - 1].offset, "expected caused_by after TRACE, found '\(field)'") }
+                var t = Trace(reverse: false, depth: nil)
+                while true {
+                    if accept("REVERSE") { t.reverse = true } else if accept("DEPTH") {
+                        let d = try integer("a depth after DEPTH")
+                        guard d >= 1 else { throw QueryParser.error(text, current.offset, "DEPTH must be at least 1") }
+                        t.depth = d
+                    } else { break }
+                }
+                q.trace = t
+            } else if accept("GROUP") {
+                try clause("GROUP BY")
+                try keyword("BY")
+                let key = try path()
+                var aggregate = Group.Aggregate.count
+                if accept("COUNT") { aggregate = .count } else if accept("SUM") { aggregate = .sum(try path()) } else if accept("AVG") {
+                    aggregate = .avg(try path())
+                } else if accept("MIN") { aggregate = .min(try path()) } else if accept("MAX") { aggregate = .max(try path()) }
+                q.group = Group(key: key, aggregate: aggregate)
+            } else if accept("ORDER") {
+                try clause("ORDER BY")
+                try keyword("BY")
+                repeat {
+                    let p = try path()
+                    var desc = false
+                    if accept("DESC") { desc = true } else { _ = accept("ASC") }
+                    q.order.append(OrderKey(path: p, descending: desc))
+                } while symbol(",")
+            } else if accept("LIMIT") {
+                try clause("LIMIT")
+                q.limit = try integer("a whole number after LIMIT")
+            } else if accept("OFFSET") {
+                try clause("OFFSET")
+                q.offset = try integer("a whole number after OFFSET")
+            } else {
+                throw fail("a clause (AS OF, VALID AS OF, WHERE, SEARCH, TRAVERSE, TRACE, GROUP BY, ORDER BY, LIMIT, OFFSET)")
+            }
+        }
+        return q
+    }
+
+    mutating func orExpression() throws(QueryError) -> Predicate {
+        var left = try andExpression()
+        while accept("OR") { left = .or(left, try andExpression()) }
+        return left
+    }
+
+    mutating func andExpression() throws(QueryError) -> Predicate {
+        var left = try notExpression()
+        while accept("AND") { left = .and(left, try notExpression()) }
+        return left
+    }
+
+    mutating func notExpression() throws(QueryError) -> Predicate {
+        if accept("NOT") { return .not(try notExpression()) }
+        if symbol("(") {
+            let inner = try orExpression()
+            guard symbol(")") else { throw fail("')'") }
+            return inner
+        }
+        if accept("EXISTS") { return .exists(try path()) }
+        if case let .word(w) = current.kind, QueryParser.reserved.contains(w.uppercased()) {
+            throw fail("a field name or NOT, EXISTS or '('")
+        }
+        let p = try path()
+        if accept("IN") {
+            guard symbol("(") else { throw fail("'(' after IN") }
+            var values = [try value()]
+            while symbol(",") { values.append(try value()) }
+            guard symbol(")") else { throw fail("',' or ')'") }
+            return .isIn(p, values)
+        }
+        if accept("NOT") {
+            try keyword("IN")
+            guard symbol("(") else { throw fail("'(' after NOT IN") }
+            var values = [try value()]
+            while symbol(",") { values.append(try value()) }
+            guard symbol(")") else { throw fail("',' or ')'") }
+            return .not(.isIn(p, values))
+        }
+        guard case let .symbol(s) = current.kind, let op = Comparison(rawValue: s) else {
+            throw fail("a comparison (=, !=, <, <=, >, >=) or IN after '\(p)'")
+        }
+        index += 1
+        return .compare(p, op, try value())
+    }
+}

@@ -1,0 +1,98 @@
+/// A document as reads return it: the stored JSON object plus its metadata. `json` merges both
+/// into one object with the metadata under reserved `_` names (spec/NQL.md §3.1).
+public struct Document: Sendable, Equatable {
+    public let collection: String
+    public let id: String
+    public let seq: UInt64
+    /// Transaction time.
+    public let time: Microseconds
+    /// The record's chain hash.
+    public let hash: Hash32
+    public let validFrom: Microseconds?
+    public let validTo: Microseconds?
+    public let causedBy: [UInt64]
+    public let evidence: String?
+    public let confidence: Double?
+    /// The stored document (no metadata).
+    public let body: JSONValue
+
+    public init(collection: String, id: String, version: Version, body: JSONValue) {
+        self.collection = collection
+        self.id = id
+        self.seq = version.seq
+        self.time = version.time
+        self.hash = version.chain
+        self.validFrom = version.validFrom
+        self.validTo = version.validTo
+        self.causedBy = version.causedBy
+        self.evidence = version.evidence
+        self.confidence = version.confidence
+        self.body = body
+    }
+
+    /// The body with `_id`, `_coll`, `_seq`, `_time`, `_hash` and, where set, `_valid_from`,
+    /// `_valid_to`, `_caused_by`, `_evidence`, `_confidence`.
+    public var json: JSONValue {
+        guard var o = body.objectValue else { return body }
+        o["_id"] = .string(id)
+        o["_coll"] = .string(collection)
+        o["_seq"] = .number(Double(seq))
+        o["_time"] = .string(Timestamp.format(time))
+        o["_hash"] = .string(hash.hex)
+        if let validFrom { o["_valid_from"] = .string(Timestamp.format(validFrom)) }
+        if let validTo { o["_valid_to"] = .string(Timestamp.format(validTo)) }
+        if !causedBy.isEmpty { o["_caused_by"] = .array(causedBy.map { .number(Double($0)) }) }
+        if let evidence { o["_evidence"] = .string(evidence) }
+        if let confidence { o["_confidence"] = .number(confidence) }
+        return .object(o)
+    }
+
+    /// `body[key]`.
+    public subscript(key: String) -> JSONValue? { body[key] }
+}
+
+/// Errors of the embedded API.
+public enum DatabaseError: Error, Sendable, CustomStringConvertible {
+    /// Bad input: a bad name, a reserved field, an unparsable date, a non-object document…
+    case invalid(String)
+    /// A transaction's precondition failed: which operation (0-based) and why. Nothing was written.
+    case preconditionFailed(operation: Int, reason: String)
+    case query(QueryError)
+    case store(StoreError)
+    case state(StateError)
+    case readOnly
+
+    public var description: String {
+        switch self {
+        case let .invalid(s): return s
+        case let .preconditionFailed(op, reason): return "operation \(op): precondition failed: \(reason) (nothing was written)"
+        case let .query(e): return e.description
+        case let .store(e): return e.description
+        case let .state(e): return e.description
+        case .readOnly: return "the database is open read-only"
+        }
+    }
+
+    /// Stable identifier for tools.
+    public var id: String {
+        switch self {
+        case .invalid: return "invalid"
+        case .preconditionFailed: return "precondition_failed"
+        case .query: return "nql_error"
+        case let .store(e): return e.id
+        case .state: return "state_error"
+        case .readOnly: return "read_only"
+        }
+    }
+
+    package static func wrap(_ error: Error) -> DatabaseError {
+        switch error {
+        case let e as DatabaseError: return e
+        case let e as StoreError: return .store(e)
+        case let e as StateError: return .state(e)
+        case let e as QueryError: return .query(e)
+        case let e as FormatError: return .store(.damaged(e))
+        default: return .invalid("\(error)")
+        }
+    }
+}

@@ -1,0 +1,4 @@
+@_exported import NEDBFormat
+@_exported import NEDBQuery
+@_exported import NEDBState
+@_exported import NEDBStore
