@@ -87,8 +87,9 @@ public struct QueryParser {
         }
     }
 
-    mutating func clause(_ name: String) throws(QueryError) {
-        guard !seen.contains(name) else { throw QueryParser.error(text, current.offset, "\(name) may appear only once") }
+    /// Records that clause `name` (starting at `offset`) was seen; a second occurrence is an error there.
+    mutating func clause(_ name: String, at offset: Int) throws(QueryError) {
+        guard !seen.contains(name) else { throw QueryParser.error(text, offset, "\(name) may appear only once") }
         seen.insert(name)
     }
 
@@ -99,12 +100,12 @@ public struct QueryParser {
             let at = current
             if case .end = at.kind { break }
             if isKeyword("AS") {
-                try clause("AS OF")
+                try clause("AS OF", at: at.offset)
                 index += 1
                 try keyword("OF")
                 q.asOf = UInt64(try integer("a seq (a whole number) after AS OF"))
             } else if isKeyword("VALID") {
-                try clause("VALID AS OF")
+                try clause("VALID AS OF", at: at.offset)
                 index += 1
                 try keyword("AS")
                 try keyword("OF")
@@ -115,17 +116,17 @@ public struct QueryParser {
                 index += 1
                 q.validAt = t
             } else if accept("WHERE") {
-                try clause("WHERE")
+                try clause("WHERE", at: at.offset)
                 q.filter = try orExpression()
             } else if accept("SEARCH") {
-                try clause("SEARCH")
+                try clause("SEARCH", at: at.offset)
                 var field: FieldPath? = nil
                 if case .word = current.kind { field = try path() }
                 guard case let .string(s) = current.kind else { throw fail("the search text in quotes after SEARCH") }
                 index += 1
                 q.search = Search(field: field, text: s)
             } else if accept("TRAVERSE") {
-                try clause("TRAVERSE")
+                try clause("TRAVERSE", at: at.offset)
                 guard !seen.contains("TRACE") else { throw QueryParser.error(text, at.offset, "TRAVERSE and TRACE cannot be combined") }
                 var t = Traverse(relation: nil, depth: 1, direction: .outbound)
                 if symbol("*") { t.relation = nil } else { t.relation = try name("a relation name (or *) after TRAVERSE") }
@@ -139,7 +140,7 @@ public struct QueryParser {
                 }
                 q.traverse = t
             } else if accept("TRACE") {
-                try clause("TRACE")
+                try clause("TRACE", at: at.offset)
                 guard !seen.contains("TRAVERSE") else { throw QueryParser.error(text, at.offset, "TRAVERSE and TRACE cannot be combined") }
                 let field = try name("caused_by after TRACE")
                 guard field.lowercased() == "caused_by" else { throw QueryParser.error(text, tokens[index - 1].offset, "expected caused_by after TRACE, found '\(field)'") }
@@ -153,7 +154,7 @@ public struct QueryParser {
                 }
                 q.trace = t
             } else if accept("GROUP") {
-                try clause("GROUP BY")
+                try clause("GROUP BY", at: at.offset)
                 try keyword("BY")
                 let key = try path()
                 var aggregate = Group.Aggregate.count
@@ -162,7 +163,7 @@ public struct QueryParser {
                 } else if accept("MIN") { aggregate = .min(try path()) } else if accept("MAX") { aggregate = .max(try path()) }
                 q.group = Group(key: key, aggregate: aggregate)
             } else if accept("ORDER") {
-                try clause("ORDER BY")
+                try clause("ORDER BY", at: at.offset)
                 try keyword("BY")
                 repeat {
                     let p = try path()
@@ -171,10 +172,10 @@ public struct QueryParser {
                     q.order.append(OrderKey(path: p, descending: desc))
                 } while symbol(",")
             } else if accept("LIMIT") {
-                try clause("LIMIT")
+                try clause("LIMIT", at: at.offset)
                 q.limit = try integer("a whole number after LIMIT")
             } else if accept("OFFSET") {
-                try clause("OFFSET")
+                try clause("OFFSET", at: at.offset)
                 q.offset = try integer("a whole number after OFFSET")
             } else {
                 throw fail("a clause (AS OF, VALID AS OF, WHERE, SEARCH, TRAVERSE, TRACE, GROUP BY, ORDER BY, LIMIT, OFFSET)")
