@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "NEDBQuery", targets: ["NEDBQuery"]),
         .library(name: "NEDBReader", targets: ["NEDBReader"]),
         .library(name: "NEDB", targets: ["NEDB"]),
+        .executable(name: "nedb", targets: ["nedb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,6 +46,7 @@ let package = Package(
                           path: "tools/fixtures-gen"),
         // Shared by the command-line tools: exit codes, output, key options.
         .target(name: "NEDBCLI", dependencies: ["NEDBState", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "nedb", dependencies: ["NEDBCLI", "NEDB"], path: "Sources/Tools/nedb"),
         .executableTarget(name: "nedb-verify", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-verify"),
         .executableTarget(name: "nedb-prove", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-prove"),
         .executableTarget(name: "nedb-dump", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-dump"),

@@ -4,12 +4,15 @@ import Glibc
 import ArgumentParser
 
 /// The exit codes every NEDB tool uses (documented in README):
-/// 0 ok, 1 a problem was found, 2 usage error, 3 I/O or key error.
+/// 0 ok, 1 a problem was found (for `nedb get`/`history`: not found), 2 usage error or bad
+/// input, 3 I/O, key, lock or damaged-store error, 4 a write was refused (`nedb` only).
 public enum ToolExit: Int32, Sendable {
     case ok = 0
     case problem = 1
     case usage = 2
     case environment = 3
+    /// A failed precondition or a stale nonce: nothing was written.
+    case rejected = 4
 }
 
 /// An error that ends a tool with a message and an exit code.

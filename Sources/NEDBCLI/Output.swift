@@ -26,38 +26,38 @@ public enum Output {
 
 /// Progress on stderr, only when stderr is a terminal, at most ten times a second.
 public final class Progress: @unchecked Sendable {
+    /// What `done` and `total` count.
+    public enum Unit: Sendable { case bytes, records }
+
     private let label: String
+    private let unit: Unit
     private let enabled: Bool
     private let lock = PthreadMutex()
     private var lastDraw = 0.0
     private var drew = false
 
-    public init(_ label: String, enabled: Bool = Output.stderrIsTerminal) {
+    public init(_ label: String, unit: Unit = .bytes, enabled: Bool = Output.stderrIsTerminal) {
         self.label = label
+        self.unit = unit
         self.enabled = enabled
     }
 
     public func update(done: UInt64, total: UInt64) {
         guard enabled else { return }
         lock.locked {
-            let now = Progress.now()
+            let now = Clock.now()
             guard now - lastDraw >= 0.1 || done >= total else { return }
             lastDraw = now
             drew = true
             let pct = total == 0 ? 100 : Int(Double(done) / Double(total) * 100)
-            Output.error("\r\(label) \(pct)% (\(done >> 20) of \(total >> 20) MiB)\u{1B}[K", newline: false)
+            let amount = unit == .bytes ? "\(done >> 20) of \(total >> 20) MiB" : "\(done) of \(total) records"
+            Output.error("\r\(label) \(pct)% (\(amount))\u{1B}[K", newline: false)
         }
     }
 
     public func finish() {
         guard enabled else { return }
         lock.locked { if drew { Output.error("\r\u{1B}[K", newline: false) } }
-    }
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }
 

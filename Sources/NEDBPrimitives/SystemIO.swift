@@ -73,6 +73,14 @@ public protocol FileSystem: Sendable {
 }
 
 extension FileSystem {
+    /// Creates `path` and any missing parents (like `mkdir -p`).
+    public func createDirectories(_ path: String) throws(SystemError) {
+        if isDirectory(path) { return }
+        let parent = PathUtil.parent(path)
+        if !parent.isEmpty && parent != path && parent != "/" { try createDirectories(parent) }
+        try createDirectory(path)
+    }
+
     /// Reads a whole file.
     public func readAll(_ path: String) throws(SystemError) -> [UInt8] {
         let file = try openForReading(path)
@@ -102,6 +110,14 @@ extension FileSystem {
 
 /// Minimal path helpers (no Foundation).
 public enum PathUtil {
+    /// The directory part of `path` ("" for a bare name).
+    public static func parent(_ path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        guard let slash = p.lastIndex(of: "/") else { return "" }
+        return slash == p.startIndex ? "/" : String(p[..<slash])
+    }
+
     public static func join(_ a: String, _ b: String) -> String {
         if a.isEmpty { return b }
         return a.hasSuffix("/") ? a + b : a + "/" + b

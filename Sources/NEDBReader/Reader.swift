@@ -129,6 +129,13 @@ open class Reader: @unchecked Sendable {
         }
     }
 
+    /// Names of the collections that ever held a document, in UTF-8 byte order.
+    public func collections() throws(DatabaseError) -> [String] {
+        do { return try stateLock.reading { () throws -> [String] in try state.collectionNames() } } catch {
+            throw DatabaseError.wrap(error)
+        }
+    }
+
     /// Index definitions existing at `asOf` (default: now).
     public func indexes(asOf: UInt64? = nil) -> [IndexDefinition] {
         let s = asOf ?? seq

@@ -17,7 +17,7 @@ struct StoreOpener {
         if !options.readOnly {
             if !fs.isDirectory(directory) {
                 guard options.create else { throw .notAStore(path: directory) }
-                do { try fs.createDirectory(directory) } catch { throw .io(error) }
+                do { try fs.createDirectories(directory) } catch { throw .io(error) }
             }
             do { lock = try fs.lock(layout.lock, owner: LockOwner.describe()) } catch {
                 if error.errno == EWOULDBLOCK || error.errno == EAGAIN {

@@ -20,7 +20,7 @@ enum Tools {
     struct Result { let code: Int32; let out: String; let err: String }
 
     @discardableResult
-    static func run(_ tool: String, _ args: [String], env: [String: String] = [:]) throws -> Result {
+    static func run(_ tool: String, _ args: [String], env: [String: String] = [:], input: String? = nil) throws -> Result {
         let p = Process()
         if tool.hasSuffix(".py") {
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -35,7 +35,13 @@ enum Tools {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
+        let stdin = Pipe()
+        p.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try p.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return Result(code: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
