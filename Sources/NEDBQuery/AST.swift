@@ -24,6 +24,15 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
     public init(_ components: [String]) { self.components = components }
     public var description: String { components.joined(separator: ".") }
     public var isMetadata: Bool { components.count == 1 && components[0].hasPrefix("_") }
+
+    /// The metadata names a query may use (spec/NQL.md §3.1).
+    public static let metadataNames: [String] = ["_id", "_coll", "_seq", "_time", "_hash", "_valid_from", "_valid_to",
+                                                 "_caused_by", "_evidence", "_confidence"]
+    /// Metadata holding instants: compared with date strings as instants, ordered in time.
+    public static let instantNames: Set<String> = ["_time", "_valid_from", "_valid_to"]
+
+    /// Whether this names an instant-valued metadata field.
+    public var isInstant: Bool { isMetadata && FieldPath.instantNames.contains(components[0]) }
 }
 
 public enum Comparison: String, Sendable {

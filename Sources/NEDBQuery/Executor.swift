@@ -56,7 +56,7 @@ public struct QueryExecutor {
         if !q.order.isEmpty {
             rows.sort { a, b in
                 for key in q.order {
-                    let c = orderCompare(value(a, key.path), value(b, key.path))
+                    let c = orderCompare(sortValue(a, key.path), sortValue(b, key.path))
                     if c != 0 { return key.descending ? c > 0 : c < 0 }
                 }
                 return tieBreak(a, b)
@@ -219,24 +219,53 @@ public struct QueryExecutor {
         case let .not(a): return !evaluate(a, row)
         case let .exists(path): return value(row, path) != nil
         case let .isIn(path, values):
+            if path.isInstant {
+                guard let v = instant(row, path) else { return false }
+                return values.contains { $0.stringValue.flatMap(Timestamp.parse) == v }
+            }
             guard let v = value(row, path) else { return false }
             return values.contains { equal(v, $0) }
         case let .compare(path, op, literal):
+            if path.isInstant {
+                guard let v = instant(row, path), case let .string(text) = literal, let t = Timestamp.parse(text) else { return false }
+                return holds(op, v < t ? -1 : (v > t ? 1 : 0))
+            }
             guard let v = value(row, path) else { return false }
             switch op {
             case .equal: return equal(v, literal)
             case .notEqual: return !equal(v, literal)
             default:
                 guard ValueOrder.rank(v) == ValueOrder.rank(literal) else { return false }
-                let c = ValueOrder.compare(v, literal)
-                switch op {
-                case .less: return c < 0
-                case .lessOrEqual: return c <= 0
-                case .greater: return c > 0
-                default: return c >= 0
-                }
+                return holds(op, ValueOrder.compare(v, literal))
             }
         }
+    }
+
+    func holds(_ op: Comparison, _ c: Int) -> Bool {
+        switch op {
+        case .equal: return c == 0
+        case .notEqual: return c != 0
+        case .less: return c < 0
+        case .lessOrEqual: return c <= 0
+        case .greater: return c > 0
+        case .greaterOrEqual: return c >= 0
+        }
+    }
+
+    /// The µs value of an instant metadata field (_time, _valid_from, _valid_to).
+    func instant(_ row: Row, _ path: FieldPath) -> Microseconds? {
+        switch path.components[0] {
+        case "_time": return row.version.time
+        case "_valid_from": return row.version.validFrom
+        case "_valid_to": return row.version.validTo
+        default: return nil
+        }
+    }
+
+    /// The value ORDER BY sorts on: instants as numbers (so they order in time), else the field.
+    func sortValue(_ row: Row, _ path: FieldPath) -> JSONValue? {
+        if path.isInstant { return instant(row, path).map { .number(Double($0)) } }
+        return value(row, path)
     }
 
     func equal(_ a: JSONValue, _ b: JSONValue) -> Bool {

@@ -64,9 +64,18 @@ public struct QueryParser {
         return w
     }
 
+    /// A dotted field path. A first component starting with "_" must be one metadata name, alone.
     mutating func path() throws(QueryError) -> FieldPath {
+        let start = current.offset
         var components = [try name("a field name")]
         while symbol(".") { components.append(try name("a field name after '.'")) }
+        if components[0].hasPrefix("_") {
+            guard FieldPath.metadataNames.contains(components[0]) else {
+                throw QueryParser.error(text, start, "unknown metadata field '\(components[0])' (names starting with _ are metadata: "
+                                        + FieldPath.metadataNames.joined(separator: ", ") + ")")
+            }
+            guard components.count == 1 else { throw QueryParser.error(text, start, "metadata field '\(components[0])' has no sub-fields") }
+        }
         return FieldPath(components)
     }
 
@@ -213,6 +222,9 @@ public struct QueryParser {
             var values = [try value()]
             while symbol(",") { values.append(try value()) }
             guard symbol(")") else { throw fail("',' or ')'") }
+            if p.isInstant, values.contains(where: { $0.stringValue.flatMap(Timestamp.parse) == nil }) {
+                throw QueryParser.error(text, tokens[index - 1].offset, "\(p) is an instant: IN takes date strings")
+            }
             return .isIn(p, values)
         }
         if accept("NOT") {
@@ -227,6 +239,13 @@ public struct QueryParser {
             throw fail("a comparison (=, !=, <, <=, >, >=) or IN after '\(p)'")
         }
         index += 1
-        return .compare(p, op, try value())
+        let at = current.offset
+        let literal = try value()
+        if p.isInstant {
+            guard case let .string(date) = literal, Timestamp.parse(date) != nil else {
+                throw QueryParser.error(text, at, "\(p) is an instant: compare it with a date string (\"YYYY-MM-DD\" or RFC 3339)")
+            }
+        }
+        return .compare(p, op, literal)
     }
 }

@@ -106,6 +106,30 @@ struct Rng {
         #expect(try db.query("FROM t WHERE v > 5 GROUP BY s AVG v") == [["s": .null, "avg": 10]])
     }
 
+    @Test func metadataFieldsAndInstantsCompareInTime() throws {
+        let db = try Database.inMemory()
+        try db.put("p", "a", ["v": 1], WriteOptions(validFrom: "2024-01-01T00:00:00.5Z"))
+        try db.put("p", "b", ["v": 2], WriteOptions(validFrom: "2024-01-01", evidence: "x"))
+        try db.put("p", "c", ["v": 3], WriteOptions(validFrom: "2023-06-01T12:00:00+02:00", validTo: "2024-01-01"))
+        try db.put("p", "d", ["v": 4])
+        func ids(_ q: String) throws -> [String] { try db.query(q).compactMap { $0["_id"]?.stringValue } }
+        // As text "…00.5Z" sorts before "…00Z"; as instants it is later.
+        #expect(try ids("FROM p ORDER BY _valid_from") == ["c", "b", "a", "d"])
+        #expect(try ids(#"FROM p WHERE _valid_from > "2024-01-01""#) == ["a"])
+        #expect(try ids(#"FROM p WHERE _valid_from <= "2024-01-01T00:00:00Z""#) == ["b", "c"])
+        #expect(try ids(#"FROM p WHERE _valid_from = "2023-06-01T10:00:00Z""#) == ["c"])
+        #expect(try ids(#"FROM p WHERE _valid_to IN ("2024-01-01")"#) == ["c"])
+        #expect(try ids(#"FROM p WHERE _time >= "2000-01-01" AND _seq >= 2"#) == ["b", "c", "d"])
+        #expect(try ids(#"FROM p WHERE EXISTS _evidence OR _id = "d""#) == ["b", "d"])
+        #expect(try ids("FROM p ORDER BY _seq DESC LIMIT 2") == ["d", "c"])
+        // Unknown metadata and non-date instants are errors, not empty results.
+        for (text, fragment) in [("FROM p WHERE _idd = 1", "unknown metadata field '_idd'"), ("FROM p ORDER BY _id.x", "no sub-fields"),
+                                 ("FROM p WHERE _time > 5", "is an instant"), (#"FROM p WHERE _valid_to IN ("soon")"#, "is an instant")] {
+            #expect(throws: QueryError.self, "\(text)") { try QueryParser.parse(text) }
+            do { _ = try QueryParser.parse(text) } catch { #expect(error.message.contains(fragment), "\(text): \(error)") }
+        }
+    }
+
     @Test func searchTokenisesUnicodeAndRequiresEveryTerm() throws {
         let db = try Database.inMemory()
         try db.put("d", "1", ["t": "Grüße aus Zürich, RUST-hacker"])
