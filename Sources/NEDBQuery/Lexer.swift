@@ -4,6 +4,7 @@ import NEDBState
 struct Token: Sendable, Equatable {
     enum Kind: Equatable, Sendable {
         case word(String)          // identifiers and keywords
+        case quotedName(String)    // `any name`: never a keyword
         case string(String)        // "text" or 'text'
         case number(Double)
         case symbol(String)        // = != < <= > >= ( ) , . *
@@ -15,6 +16,7 @@ struct Token: Sendable, Equatable {
     var describe: String {
         switch kind {
         case let .word(w): return "'\(w)'"
+        case let .quotedName(w): return "`\(w)`"
         case let .string(s): return "\"\(s)\""
         case let .number(n): return JCS.formatNumber(n)
         case let .symbol(s): return "'\(s)'"
@@ -63,7 +65,9 @@ enum Lexer {
                 while i < scalars.count && scalars[i] != "`" { value.unicodeScalars.append(scalars[i]); i += 1 }
                 guard i < scalars.count else { throw fail(start, "unterminated `quoted name`") }
                 i += 1
-                out.append(Token(kind: .word(value), offset: start))
+                guard !value.isEmpty else { throw fail(start, "empty `quoted name`") }
+                guard !value.contains(".") else { throw fail(start, "a `quoted name` cannot contain '.' (paths are dotted: `a`.`b`)") }
+                out.append(Token(kind: .quotedName(value), offset: start))
             } else if c.properties.numericType != nil && c.isASCII || (c == "-" && i + 1 < scalars.count && scalars[i + 1].isASCII && ("0"..."9").contains(scalars[i + 1])) {
                 var j = i + 1
                 while j < scalars.count, scalars[j].isASCII, ("0"..."9").contains(scalars[j]) || scalars[j] == "." || scalars[j] == "e" || scalars[j] == "E"

@@ -59,9 +59,13 @@ public struct QueryParser {
                                         "AND", "OR", "NOT", "IN", "DEPTH", "INBOUND", "OUTBOUND", "BOTH", "EXISTS"]
 
     mutating func name(_ what: String) throws(QueryError) -> String {
-        guard case let .word(w) = current.kind else { throw fail(what) }
-        index += 1
-        return w
+        switch current.kind {
+        case let .word(w), let .quotedName(w):
+            index += 1
+            return w
+        default:
+            throw fail(what)
+        }
     }
 
     /// A dotted field path. A first component starting with "_" must be one metadata name, alone.
@@ -130,7 +134,10 @@ public struct QueryParser {
             } else if accept("SEARCH") {
                 try clause("SEARCH", at: at.offset)
                 var field: FieldPath? = nil
-                if case .word = current.kind { field = try path() }
+                switch current.kind {
+                case .word, .quotedName: field = try path()
+                default: break
+                }
                 guard case let .string(s) = current.kind else { throw fail("the search text in quotes after SEARCH") }
                 index += 1
                 q.search = Search(field: field, text: s)

@@ -186,6 +186,11 @@ struct Rng {
         ("FROM users TRAVERSE f TRACE caused_by", 23, "cannot be combined"),
         ("FROM users WHERE (a = 1", 24, "expected ')'"),
         ("from users where status = 'x' order by age desc", 0, ""),
+        ("FROM users WHERE `order` = 1 AND `group`.`by` IN (1, 2) ORDER BY `limit`", 0, ""),
+        ("FROM users WHERE order = 1", 18, "expected a field name"),
+        ("FROM users WHERE `a.b` = 1", 18, "cannot contain '.'"),
+        ("FROM users WHERE a = 1 &", 24, "unexpected character '&'"),
+        (#"FROM users WHERE a = "\q""#, 23, "unknown escape"),
     ])
     func errorsNameThePositionAndTheExpectedToken(text: String, column: Int, fragment: String) {
         do {
