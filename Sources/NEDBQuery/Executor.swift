@@ -50,7 +50,12 @@ public struct QueryExecutor {
         if let t = q.trace { rows = try trace(rows, t, point) }
         if let g = q.group {
             var grouped = group(rows, g)
-            if !q.order.isEmpty { grouped.sort { compareValues($0, $1, q.order) } }
+            if !q.order.isEmpty {
+                // Ties keep the key order (an explicit tie-break: sort is not guaranteed stable).
+                grouped = grouped.enumerated().sorted { a, b in
+                    compareValues(a.element, b.element, q.order) || (!compareValues(b.element, a.element, q.order) && a.offset < b.offset)
+                }.map(\.element)
+            }
             return (Array(grouped.dropFirst(q.offset).prefix(q.limit ?? Int.max)), plan)
         }
         if !q.order.isEmpty {
