@@ -45,9 +45,12 @@ struct Compact: ParsableCommand {
         var storeOptions = StoreOptions()
         storeOptions.key = keys.source
         storeOptions.create = false
-        // Recovery first (a torn tail is truncated), then hold the lock for the whole rewrite.
+        // A dry run opens read-only and changes nothing (no recovery, no sealing). Otherwise:
+        // recovery first (a torn tail is truncated), then hold the lock for the whole rewrite.
+        var openOptions = storeOptions
+        openOptions.readOnly = dryRun
         let store: LogStore
-        do { store = try LogStore.open(directory, options: storeOptions) } catch {
+        do { store = try LogStore.open(directory, options: openOptions) } catch {
             throw ToolFailure(error.id == "locked" ? .environment : .problem, error.description)
         }
         let encrypted = store.encrypted, keyring = store.dataKeys
@@ -74,6 +77,15 @@ struct Compact: ParsableCommand {
             }
         }
         let sealedBefore = store.segments
+        if dryRun {
+            // Every segment, the active one included, is what a real run would rewrite.
+            try store.close()
+            let layout = StoreLayout(root: directory)
+            let names: [String]
+            do { names = try layout.segmentNames(fs: fs) } catch { throw ToolFailure(.environment, error.description) }
+            describe(groups: try plan(names: names, fs: fs, layout: layout), pruned: prune.count, segmentsBefore: sealedBefore.count)
+            return
+        }
         try store.rotate()       // the active segment is sealed too, so every segment can be rewritten
         try store.close()
         let layout = StoreLayout(root: directory)
@@ -86,8 +98,8 @@ struct Compact: ParsableCommand {
         let groups = try plan(names: sealedNames, fs: fs, layout: layout)
         let bytesBefore = names.reduce(UInt64(0)) { $0 + ((try? fs.openForReading(PathUtil.join(layout.segments, $1)).size()) ?? 0) }
         describe(groups: groups, pruned: prune.count, segmentsBefore: sealedBefore.count)
-        if dryRun { return }
-        try rewrite(groups: groups, activeName: names.last!, prune: prune, layout: layout, fs: fs)
+        guard let activeName = names.last else { throw ToolFailure(.environment, "\(layout.segments): no segments after sealing") }
+        try rewrite(groups: groups, activeName: activeName, prune: prune, layout: layout, fs: fs)
         // Remove checkpoints that no longer match a replay (pruning changed history).
         if !prune.isEmpty { for name in layout.checkpointNames(fs: fs) { try? fs.remove(PathUtil.join(layout.checkpoints, name)) } }
         lock.release()
