@@ -83,7 +83,10 @@ struct Demo: ParsableCommand {
         let report = db.verify()
         step("head \(dir)", "{\"seq\":\(db.head.seq),\"head\":\"\(db.head.chain.hex)\",\"root\":\"\(db.head.root.hex)\"}")
         Output.line("# verify: \(report.ok ? "true — every record, hash chain link and Merkle root checks out" : "FALSE")")
-        Output.line("# next: nedb-verify \(dir) · nedb-prove \(dir) --doc users:alice · nedb shell \(dir)")
+        Output.line("# next: nedb-verify \(dir)")
+        Output.line("#       nedb-prove keygen --out prover.key && nedb-prove \(dir) --doc users:alice --sign-key prover.key --out alice.proof")
+        Output.line("#       nedb-prove verify alice.proof --pubkey prover.key.pub")
+        Output.line("#       nedb shell \(dir)")
         return report.ok
     }
 
