@@ -53,7 +53,7 @@ let package = Package(
         .executableTarget(name: "nedb-repair", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-repair"),
         .executableTarget(name: "nedb-compact", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-compact"),
         .executableTarget(name: "nedb-crash-writer", dependencies: ["NEDBStore"], path: "tools/crash-writer"),
-        .executableTarget(name: "nedb-bench", dependencies: ["NEDBFormat", "NEDBFixtureKit", "NEDBStore", "NEDBState", "CSQLite"],
+        .executableTarget(name: "nedb-bench", dependencies: ["NEDB", "NEDBFixtureKit", "CSQLite"],
                           path: "Benchmarks/nedb-bench"),
 
         .testTarget(name: "NEDBFormatTests", dependencies: ["NEDBFormat", "NEDBFixtureKit"]),

@@ -2,7 +2,7 @@ import CSQLite
 
 /// SQLite (Debian's libsqlite3) as the side-by-side peer, wrapped thinly for the benchmarks.
 final class SQLitePeer {
-    enum Failure: Error, CustomStringConvertible {
+    enum Failure: Error, CustomStringConvertible, Sendable {
         case sqlite(String)
         var description: String { if case let .sqlite(s) = self { return s }; return "" }
     }
@@ -41,6 +41,7 @@ final class SQLitePeer {
         func bind(_ i: Int32, _ text: String) { sqlite3_bind_text(handle, i, text, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)) }
         func bind(_ i: Int32, _ value: Double) { sqlite3_bind_double(handle, i, value) }
         func bind(_ i: Int32, _ value: Int64) { sqlite3_bind_int64(handle, i, value) }
+        func bindNull(_ i: Int32) { sqlite3_bind_null(handle, i) }
 
         /// Runs the statement to completion; returns the number of rows produced.
         @discardableResult

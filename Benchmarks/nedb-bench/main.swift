@@ -5,12 +5,24 @@ import NEDBFormat
 import NEDBStore
 import NEDBState
 
-// nedb-bench [--quick] [SUITE ...]   (run with: swift run -c release nedb-bench)
-// Suites: format. Results are printed as Markdown tables.
+// nedb-bench [--quick] [--json FILE] [--only W1,W2] [SUITE ...]   (run: swift run -c release nedb-bench)
+// Suites: format, store, state, tools, engine (default: all). Results are Markdown tables on
+// stdout; --json appends one JSON line per engine measurement to FILE (tools/bench.sh merges them
+// with the Python peers' into BENCHMARKS.md). `nedb-bench dataset N DIR` writes the engine
+// workload's data for the peers.
 var arguments = Array(CommandLine.arguments.dropFirst())
 let quick = arguments.contains("--quick")
+/// Removes `name VALUE` from `list` and returns VALUE.
+func takeOption(_ name: String, from list: inout [String]) -> String? {
+    guard let i = list.firstIndex(of: name), i + 1 < list.count else { return nil }
+    let value = list[i + 1]
+    list.removeSubrange(i...(i + 1))
+    return value
+}
+let jsonPath = takeOption("--json", from: &arguments)
+let only = Set((takeOption("--only", from: &arguments) ?? "").split(separator: ",").map(String.init))
 arguments.removeAll { $0.hasPrefix("--") }
-let suites = arguments.isEmpty ? ["format", "store", "state"] : arguments
+let suites = arguments.isEmpty ? ["format", "store", "state", "tools", "engine"] : arguments
 let scratch = getenv("NEDB_BENCH_DIR").map { String(cString: $0) } ?? "/tmp"
 do {
     for suite in suites {
@@ -19,8 +31,15 @@ do {
         case "format": tables = try FormatBench.run(quick: quick, scratch: scratch)
         case "store": tables = try StoreBench.run(quick: quick, scratch: scratch)
         case "state": tables = try StateBench.run(quick: quick, scratch: scratch)
+        case "tools": tables = try ToolsBench.run(quick: quick, scratch: scratch)
+        case "engine": tables = try EngineBench.run(quick: quick, scratch: scratch, jsonPath: jsonPath, only: only)
+        case "dataset":          // nedb-bench dataset COUNT DIR: the engine workload's data for the Python peers
+            guard arguments.count == 3, let n = Int(arguments[1]) else { print("usage: nedb-bench dataset COUNT DIR"); exit(2) }
+            try EngineDataset(count: n, quick: quick).write(to: arguments[2])
+            exit(0)
         case "make-store":       // profiling aid: write a 200K-record store to the last argument
-            try FormatBench.makeStore(count: 200_000, directory: arguments.last!)
+            guard let directory = arguments.last, arguments.count > 1 else { print("usage: nedb-bench make-store DIR"); exit(2) }
+            try FormatBench.makeStore(count: 200_000, directory: directory)
             tables = []
         case "append-loop":      // profiling aid: 100K appends with durability none
             let docs = StoreBench.documents(1000)
@@ -45,8 +64,21 @@ do {
                 print("store open \(fmt((t1 - t0) * 1000, 2)) ms, state load \(fmt((t2 - t1) * 1000, 2)) ms, replayed \(report.replayed), segments \(store.segments.count)")
             }
             tables = []
+        case "query-loop":       // profiling aid: load the engine dataset (reopened from a checkpoint), run NEDB_QUERY in a loop
+            let data = EngineDataset(count: quick ? 10_000 : 100_000, quick: quick)
+            let subject = NEDBSubject()
+            let dir = scratch + "/query-loop"
+            try subject.load(data, directory: dir)
+            _ = try subject.reopen(directory: dir)
+            let text = getenv("NEDB_QUERY").map { String(cString: $0) } ?? data.eqQueries[0]
+            guard let db = subject.db else { exit(1) }
+            var rows = 0
+            let t = try Clock.time { for _ in 0..<20_000 { rows += try db.query(text).count } }
+            print("\(text): \(fmt(t / 20_000 * 1e6, 2)) µs per query, \(rows / 20_000) rows")
+            tables = []
         case "verify-loop":      // profiling aid: verify a directory repeatedly
-            for _ in 0..<20 { _ = StoreVerifier.verify(directory: arguments.last!) }
+            guard let directory = arguments.last, arguments.count > 1 else { print("usage: nedb-bench verify-loop DIR"); exit(2) }
+            for _ in 0..<20 { _ = StoreVerifier.verify(directory: directory) }
             tables = []
         default:
             print("unknown suite \(suite)")

@@ -36,7 +36,7 @@ public struct Hash32: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var bytes: [UInt8] { withUnsafeBytes(of: self) { Array($0) } }
 
     /// Lowercase hex.
-    public var hex: String { Hex.encode(bytes) }
+    public var hex: String { withBytes { Hex.encode($0) } }
 
     public var description: String { hex }
 

@@ -107,3 +107,17 @@ public final class AtomicFlag: Sendable {
 
     public var isSet: Bool { value.load(ordering: .acquiring) }
 }
+
+/// A value guarded by a mutex: every access goes through `locked`.
+public final class Locked<Value>: @unchecked Sendable {
+    private let mutex = PthreadMutex()
+    private var value: Value
+
+    public init(_ value: Value) { self.value = value }
+
+    public func locked<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        mutex.lock()
+        defer { mutex.unlock() }
+        return try body(&value)
+    }
+}

@@ -26,6 +26,7 @@ public struct QueryExecutor {
     /// How the candidates were found (for EXPLAIN-style diagnostics and tests).
     public enum Plan: Equatable, Sendable {
         case scan
+        case idLookup
         case eqIndex(String)
         case rangeIndex(String)
         case searchIndex(String)
@@ -37,27 +38,23 @@ public struct QueryExecutor {
     public func run(_ q: Query) throws -> (rows: [JSONValue], plan: Plan) {
         let point = ReadPoint(asOf: min(q.asOf ?? head, head), validAt: q.validAt)
         let searchFields = try searchFields(q, point)
-        // Fast path: ORDER BY one indexed field with LIMIT, nothing else reshaping rows.
-        if useIndexes, q.group == nil, q.traverse == nil, q.trace == nil, q.order.count == 1, let limit = q.limit,
-           !q.order[0].descending, !q.order[0].path.isMetadata,
-           let rows = try orderedByIndex(q, point, limit: q.offset + limit, searchFields: searchFields) {
+        let reshaped = q.group != nil || q.traverse != nil || q.trace != nil
+        // ORDER BY one indexed field with LIMIT: walk the index in order and stop early.
+        if useIndexes, !reshaped, q.order.count == 1, let limit = q.limit, !q.order[0].path.isMetadata,
+           let rows = try orderedWalk(q, point, want: q.offset + limit, searchFields: searchFields) {
             let page = Array(rows.dropFirst(q.offset).prefix(limit))
             return (page.map(render), .orderedIndex(q.order[0].path.description))
         }
-        var (rows, plan) = try candidates(q, point, searchFields: searchFields)
-        rows = rows.filter { matches($0, q, point, searchFields) }
+        // GROUP BY an eq-indexed field COUNT over the whole collection at HEAD: the live counts.
+        if useIndexes, let g = q.group, let counted = try countedGroups(q, g, point) {
+            return (finishGroups(counted, q), .eqIndex(g.key.description))
+        }
+        // Without ORDER BY rows come in id order, so OFFSET + LIMIT rows are enough.
+        let stopAfter = !reshaped && q.order.isEmpty ? q.limit.map { q.offset + $0 } : nil
+        var (rows, plan) = try candidates(q, point, searchFields: searchFields, stopAfter: stopAfter)
         if let t = q.traverse { rows = try traverse(rows, t, point) }
         if let t = q.trace { rows = try trace(rows, t, point) }
-        if let g = q.group {
-            var grouped = group(rows, g)
-            if !q.order.isEmpty {
-                // Ties keep the key order (an explicit tie-break: sort is not guaranteed stable).
-                grouped = grouped.enumerated().sorted { a, b in
-                    compareValues(a.element, b.element, q.order) || (!compareValues(b.element, a.element, q.order) && a.offset < b.offset)
-                }.map(\.element)
-            }
-            return (Array(grouped.dropFirst(q.offset).prefix(q.limit ?? Int.max)), plan)
-        }
+        if let g = q.group { return (finishGroups(group(rows, g), q), plan) }
         if !q.order.isEmpty {
             rows.sort { a, b in
                 for key in q.order {
@@ -77,115 +74,6 @@ public struct QueryExecutor {
         return Row(collection: collection, id: id, version: d.version, document: doc)
     }
 
-    /// Documents of the collection visible at the read point: from an index when one narrows
-    /// the set, else every id. In (collection, id) order.
-    func candidates(_ q: Query, _ point: ReadPoint, searchFields: [FieldPath]?) throws -> ([Row], Plan) {
-        if useIndexes, let (ids, plan) = try indexedCandidates(q, point, searchFields: searchFields) {
-            var rows: [Row] = []
-            for (id, seq) in ids.sorted(by: { utf8Before($0.key, $1.key) }) {
-                if let row = try visible(q.collection, id, point), row.version.seq == seq { rows.append(row) }
-            }
-            return (rows, plan)
-        }
-        var rows: [Row] = []
-        for id in try state.ids(collection: q.collection) {
-            if let row = try visible(q.collection, id, point) { rows.append(row) }
-        }
-        return (rows, .scan)
-    }
-
-    /// Candidate (id → version seq) from the best index, or nil to scan.
-    func indexedCandidates(_ q: Query, _ point: ReadPoint, searchFields: [FieldPath]?) throws -> ([String: UInt64], Plan)? {
-        let c = q.collection
-        // Equality (or IN) on an eq index, anywhere in the top-level conjunction.
-        for term in conjuncts(q.filter) {
-            switch term {
-            case let .compare(p, .equal, v) where !p.isMetadata:
-                if let def = state.activeIndex(collection: c, field: p.description, kind: .eq) {
-                    return (try verified(state.postings(IndexID(collection: c, field: def.field, kind: .eq), equal: ValueOrder.equalityKey(v)), point, c),
-                            .eqIndex(p.description))
-                }
-            case let .isIn(p, values) where !p.isMetadata:
-                if let def = state.activeIndex(collection: c, field: p.description, kind: .eq) {
-                    var all: [(id: String, seq: UInt64)] = []
-                    for v in values { all += try state.postings(IndexID(collection: c, field: def.field, kind: .eq), equal: ValueOrder.equalityKey(v)) }
-                    return (try verified(all, point, c), .eqIndex(p.description))
-                }
-            default: break
-            }
-        }
-        // SEARCH on search-indexed fields.
-        if let s = q.search, let fields = searchFields, !fields.isEmpty,
-           fields.allSatisfy({ state.activeIndex(collection: c, field: $0.description, kind: .search) != nil }) {
-            let tokens = Array(Set(Tokenizer.tokens(s.text)))
-            guard !tokens.isEmpty else { return ([:], .searchIndex(fields.map(\.description).joined(separator: ","))) }
-            var result: Set<String>? = nil
-            for token in tokens {
-                var ids = Set<String>()
-                for f in fields {
-                    for p in try state.postings(IndexID(collection: c, field: f.description, kind: .search), token: token) { ids.insert(p.id) }
-                }
-                result = result.map { $0.intersection(ids) } ?? ids
-            }
-            var out: [String: UInt64] = [:]
-            for id in result ?? [] { if let seq = try state.visibleSeq(collection: c, id: id, at: point) { out[id] = seq } }
-            return (out, .searchIndex(fields.map(\.description).joined(separator: ",")))
-        }
-        // A range on an ordered index.
-        for term in conjuncts(q.filter) {
-            guard case let .compare(p, op, v) = term, !p.isMetadata, op != .notEqual,
-                  let def = state.activeIndex(collection: c, field: p.description, kind: .ordered) else { continue }
-            let key = ValueOrder.orderKey(v)
-            let rank = [ValueOrder.rank(v)]
-            let next = [ValueOrder.rank(v) + 1]
-            let index = IndexID(collection: c, field: def.field, kind: .ordered)
-            let postings: [(key: [UInt8], id: String, seq: UInt64)]
-            switch op {
-            case .equal: postings = try state.postings(index, lower: key, lowerInclusive: true, upper: key, upperInclusive: true)
-            case .less: postings = try state.postings(index, lower: rank, lowerInclusive: true, upper: key, upperInclusive: false)
-            case .lessOrEqual: postings = try state.postings(index, lower: rank, lowerInclusive: true, upper: key, upperInclusive: true)
-            case .greater: postings = try state.postings(index, lower: key, lowerInclusive: false, upper: next, upperInclusive: false)
-            case .greaterOrEqual: postings = try state.postings(index, lower: key, lowerInclusive: true, upper: next, upperInclusive: false)
-            case .notEqual: continue
-            }
-            return (try verified(postings.map { ($0.id, $0.seq) }, point, c), .rangeIndex(p.description))
-        }
-        return nil
-    }
-
-    /// Keeps postings whose version is the one visible at the read point.
-    func verified(_ postings: [(id: String, seq: UInt64)], _ point: ReadPoint, _ collection: String) throws -> [String: UInt64] {
-        var out: [String: UInt64] = [:]
-        var checked: [String: UInt64?] = [:]
-        for p in postings {
-            let visible: UInt64?
-            if let cached = checked[p.id] { visible = cached } else {
-                visible = try state.visibleSeq(collection: collection, id: p.id, at: point)
-                checked[p.id] = visible
-            }
-            if visible == p.seq { out[p.id] = p.seq }
-        }
-        return out
-    }
-
-    /// ORDER BY an ordered-indexed field ASC with LIMIT: walk the index in order and stop early.
-    func orderedByIndex(_ q: Query, _ point: ReadPoint, limit: Int, searchFields: [FieldPath]?) throws -> [Row]? {
-        let key = q.order[0].path
-        guard let def = state.activeIndex(collection: q.collection, field: key.description, kind: .ordered) else { return nil }
-        let postings = try state.postings(IndexID(collection: q.collection, field: def.field, kind: .ordered), lower: nil,
-                                          lowerInclusive: true, upper: nil, upperInclusive: true)
-        var rows: [Row] = []
-        var seen = Set<String>()
-        for p in postings {
-            if rows.count >= limit { break }
-            guard !seen.contains(p.id), let row = try visible(q.collection, p.id, point), row.version.seq == p.seq else { continue }
-            seen.insert(p.id)
-            if matches(row, q, point, searchFields) { rows.append(row) }
-        }
-        // Documents without the field sort last: if the index ran out first, take the slow path.
-        return rows.count >= limit ? rows : nil
-    }
-
     func conjuncts(_ p: Predicate?) -> [Predicate] {
         guard let p else { return [] }
         if case let .and(a, b) = p { return conjuncts(a) + conjuncts(b) }
@@ -203,18 +91,21 @@ public struct QueryExecutor {
 
     func matches(_ row: Row, _ q: Query, _ point: ReadPoint, _ searchFields: [FieldPath]?) -> Bool {
         if let f = q.filter, !evaluate(f, row) { return false }
-        if let s = q.search {
-            let wanted = Set(Tokenizer.tokens(s.text))
-            guard !wanted.isEmpty else { return false }
-            var have = Set<String>()
-            if let fields = searchFields {
-                for f in fields { if let v = value(row, f) { have.formUnion(Tokenizer.tokens(of: v)) } }
-            } else {
-                have = Tokenizer.tokens(of: row.document)
-            }
-            if !wanted.isSubset(of: have) { return false }
+        return matchesSearch(row, q, searchFields)
+    }
+
+    /// Whether the row has every search token in the searched fields (true without SEARCH).
+    func matchesSearch(_ row: Row, _ q: Query, _ searchFields: [FieldPath]?) -> Bool {
+        guard let s = q.search else { return true }
+        let wanted = Set(Tokenizer.tokens(s.text))
+        guard !wanted.isEmpty else { return false }
+        var have = Set<String>()
+        if let fields = searchFields {
+            for f in fields { if let v = value(row, f) { have.formUnion(Tokenizer.tokens(of: v)) } }
+        } else {
+            have = Tokenizer.tokens(of: row.document)
         }
-        return true
+        return wanted.isSubset(of: have)
     }
 
     func evaluate(_ p: Predicate, _ row: Row) -> Bool {
@@ -303,7 +194,7 @@ public struct QueryExecutor {
 
     func traverse(_ roots: [Row], _ t: Traverse, _ point: ReadPoint) throws -> [Row] {
         var seen = Set(roots.map { "\($0.collection):\($0.id)" })
-        var frontier = roots.map { "\($0.collection):\($0.id)" }.sorted(by: utf8Before)
+        var frontier = roots.map { "\($0.collection):\($0.id)" }.sorted(by: utf8Less)
         var out: [Row] = []
         for _ in 0..<t.depth {
             var next = Set<String>()
@@ -315,7 +206,7 @@ public struct QueryExecutor {
                     for e in try state.incoming(to: node, relation: t.relation, at: point.asOf) { next.insert(e.from) }
                 }
             }
-            let level = next.subtracting(seen).sorted(by: utf8Before)
+            let level = next.subtracting(seen).sorted(by: utf8Less)
             seen.formUnion(level)
             for node in level {
                 guard let colon = node.firstIndex(of: ":") else { continue }
@@ -338,11 +229,10 @@ public struct QueryExecutor {
                 let seqs = t.reverse ? try state.effects(of: v.seq, asOf: point.asOf) : v.causedBy
                 for s in seqs where !seen.contains(s) && s <= point.asOf {
                     seen.insert(s)
-                    guard let (c, id) = try state.location(ofSeq: s),
-                          let version = try state.versions(collection: c, id: id).first(where: { $0.seq == s }) else { continue }
-                    next.append(version)
-                    if !version.deleted, let bytes = version.documentBytes, let doc = try? JSONParser.parse(bytes) {
-                        found[s] = Row(collection: c, id: id, version: version, document: doc)
+                    guard let written = try state.version(writtenBy: s) else { continue }
+                    next.append(written.version)
+                    if !written.version.deleted, let doc = written.document {
+                        found[s] = Row(collection: written.collection, id: written.id, version: written.version, document: doc)
                     }
                 }
             }
@@ -385,6 +275,39 @@ public struct QueryExecutor {
         }
     }
 
+    /// ORDER BY, OFFSET and LIMIT over group rows (ties keep the key order: an explicit
+    /// tie-break, since sort is not guaranteed stable).
+    func finishGroups(_ groups: [JSONValue], _ q: Query) -> [JSONValue] {
+        var grouped = groups
+        if !q.order.isEmpty {
+            grouped = grouped.enumerated().sorted { a, b in
+                compareValues(a.element, b.element, q.order) || (!compareValues(b.element, a.element, q.order) && a.offset < b.offset)
+            }.map(\.element)
+        }
+        return Array(grouped.dropFirst(q.offset).prefix(q.limit ?? Int.max))
+    }
+
+    /// Group rows from an eq index's live counts, when the query counts every live document of
+    /// the collection at the newest applied seq (no WHERE, SEARCH, TRAVERSE, TRACE or VALID AS
+    /// OF); nil otherwise.
+    func countedGroups(_ q: Query, _ g: Group, _ point: ReadPoint) throws -> [JSONValue]? {
+        guard case .count = g.aggregate, q.filter == nil, q.search == nil, q.traverse == nil, q.trace == nil,
+              point.validAt == nil, let last = state.lastSeq, point.asOf >= last, !g.key.isMetadata,
+              let def = state.activeIndex(collection: q.collection, field: g.key.description, kind: .eq) else { return nil }
+        let counts = try state.liveCounts(IndexID(collection: q.collection, field: def.field, kind: .eq))
+        var groups: [(key: JSONValue, count: Int)] = []
+        var nullGroup = counts.live        // documents without the field, or with null
+        for (key, n) in counts.byKey where n > 0 {
+            let value = try JSONParser.parse(key)
+            if value == .null { continue }
+            nullGroup -= n
+            groups.append((value, n))
+        }
+        if nullGroup > 0 { groups.append((.null, nullGroup)) }
+        groups.sort { ValueOrder.compare($0.key, $1.key) < 0 }
+        return groups.map { .object([g.key.description: $0.key, "count": .number(Double($0.count))]) }
+    }
+
     /// Equal numbers (1 and 1.0, -0 and 0) fall in one group.
     func normalize(_ v: JSONValue) -> JSONValue {
         if case let .number(n) = v, n == 0 { return .number(0) }
@@ -402,8 +325,8 @@ public struct QueryExecutor {
     }
 
     func tieBreak(_ a: Row, _ b: Row) -> Bool {
-        if a.collection != b.collection { return utf8Before(a.collection, b.collection) }
-        if a.id != b.id { return utf8Before(a.id, b.id) }
+        if a.collection != b.collection { return utf8Less(a.collection, b.collection) }
+        if a.id != b.id { return utf8Less(a.id, b.id) }
         return a.version.seq < b.version.seq
     }
 
@@ -420,6 +343,7 @@ public struct QueryExecutor {
     /// A document with its metadata fields (spec/NQL.md §3.1).
     func render(_ row: Row) -> JSONValue {
         guard case var .object(o) = row.document else { return row.document }
+        o.reserveCapacity(o.count + 10)
         let v = row.version
         o["_id"] = .string(row.id)
         o["_coll"] = .string(row.collection)
@@ -435,5 +359,3 @@ public struct QueryExecutor {
     }
 }
 
-@inline(__always)
-func utf8Before(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }

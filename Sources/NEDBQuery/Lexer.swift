@@ -26,6 +26,20 @@ struct Token: Sendable, Equatable {
 }
 
 enum Lexer {
+    /// Unicode White_Space, with an ASCII fast path.
+    @inline(__always)
+    static func isWhitespace(_ c: Unicode.Scalar) -> Bool {
+        if c.isASCII { return c == " " || c == "\t" || c == "\n" || c == "\r" || c.value == 0x0B || c.value == 0x0C }
+        return c.properties.isWhitespace
+    }
+
+    /// Unicode Alphabetic, with an ASCII fast path.
+    @inline(__always)
+    static func isLetter(_ c: Unicode.Scalar) -> Bool {
+        if c.isASCII { return ("a"..."z").contains(c) || ("A"..."Z").contains(c) }
+        return c.properties.isAlphabetic
+    }
+
     static func tokens(_ text: String) throws(QueryError) -> [Token] {
         let scalars = Array(text.unicodeScalars)
         var out: [Token] = []
@@ -33,7 +47,7 @@ enum Lexer {
         func fail(_ at: Int, _ message: String) -> QueryError { QueryParser.error(text, at, message) }
         while i < scalars.count {
             let c = scalars[i]
-            if c.properties.isWhitespace { i += 1; continue }
+            if Lexer.isWhitespace(c) { i += 1; continue }
             let start = i
             if c == "\"" || c == "'" {
                 let quote = c
@@ -78,9 +92,9 @@ enum Lexer {
                 guard let n = Double(literal), n.isFinite else { throw fail(i, "invalid number \(literal)") }
                 out.append(Token(kind: .number(n), offset: start))
                 i = j
-            } else if c.properties.isAlphabetic || c == "_" {
+            } else if Lexer.isLetter(c) || c == "_" {
                 var j = i + 1
-                while j < scalars.count, scalars[j].properties.isAlphabetic || scalars[j] == "_" || (scalars[j].isASCII && ("0"..."9").contains(scalars[j])) { j += 1 }
+                while j < scalars.count, Lexer.isLetter(scalars[j]) || scalars[j] == "_" || (scalars[j].isASCII && ("0"..."9").contains(scalars[j])) { j += 1 }
                 out.append(Token(kind: .word(String(String.UnicodeScalarView(scalars[i..<j]))), offset: start))
                 i = j
             } else {

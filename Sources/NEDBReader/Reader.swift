@@ -7,6 +7,9 @@ open class Reader: @unchecked Sendable {
     package let state: DatabaseState
     package let stateLock = ReadWriteLock()
     package let path: String
+    /// Parsed queries by text (cleared when it reaches `queryCacheLimit` entries).
+    let queryCache = Locked<[String: Query]>([:])
+    static let queryCacheLimit = 512
 
     package init(store: LogStore, state: DatabaseState, path: String) {
         self.store = store
@@ -110,11 +113,22 @@ open class Reader: @unchecked Sendable {
         }
     }
 
-    /// Runs an NQL query (spec/NQL.md); rows are JSON objects.
+    /// Runs an NQL query (spec/NQL.md); rows are JSON objects. Parsed queries are cached by
+    /// their text, so repeating a query costs no parsing.
     public func query(_ nql: String) throws(DatabaseError) -> [JSONValue] {
+        try query(try parsed(nql)).rows
+    }
+
+    /// The parsed form of `nql`, from the cache when it was parsed before.
+    package func parsed(_ nql: String) throws(DatabaseError) -> Query {
+        if let hit = queryCache.locked({ $0[nql] }) { return hit }
         let parsed: Query
         do { parsed = try QueryParser.parse(nql) } catch { throw .query(error) }
-        return try query(parsed).rows
+        queryCache.locked { cache in
+            if cache.count >= Reader.queryCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[nql] = parsed
+        }
+        return parsed
     }
 
     /// Runs a parsed query; also tells how candidates were found.

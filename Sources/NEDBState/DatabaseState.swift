@@ -47,6 +47,10 @@ public final class DatabaseState {
     var postings: [IndexID: PostingList] = [:]
     var nonces: [String: UInt64] = [:]
     var idempotency: [String: UInt64] = [:]
+    let baseCache = BaseCache()
+    /// Live counts per eq index (LiveCounts.swift), under their own lock: readers fill them.
+    var liveCounts: [IndexID: LiveCounts] = [:]
+    let liveCountsLock = PthreadMutex()
 
     /// A state with nothing applied, or continuing from a checkpoint.
     public init(base: StateSnapshot? = nil) throws(StateError) {
@@ -102,7 +106,9 @@ public final class DatabaseState {
             for i in indexDefinitions.indices
             where indexDefinitions[i].collection == c && indexDefinitions[i].field == f && indexDefinitions[i].droppedSeq == nil {
                 indexDefinitions[i].droppedSeq = r.seq
-                postings[IndexID(collection: c, field: f, kind: indexDefinitions[i].kind)] = nil
+                let dropped = IndexID(collection: c, field: f, kind: indexDefinitions[i].kind)
+                postings[dropped] = nil
+                liveCountsLock.locked { liveCounts[dropped] = nil }
             }
         default:
             break    // genesis, checkpoint markers, key rotation, compaction, annotations: no state
@@ -129,6 +135,16 @@ public final class DatabaseState {
                 overlay.newIds.append(id)
                 overlay.newIdsSorted = false
             }
+        }
+        if countsLiveDocuments(of: collection) {
+            var previous: (version: Version, document: JSONValue?)? = nil
+            if let last = list.versions.indices.last {
+                previous = (list.versions[last], list.document(at: last))
+            } else if let baseVersions = try baseList(collection, id), let last = baseVersions.versions.indices.last {
+                previous = (baseVersions.versions[last], baseVersions.document(at: last))
+            }
+            let parsed = document ?? version.documentBytes.flatMap { try? JSONParser.parse($0) }
+            updateLiveCounts(collection: collection, previous: previous, new: version, document: parsed)
         }
         list.append(version, document: document)
         seqIndex[version.seq] = (collection, id)
@@ -195,9 +211,15 @@ public final class DatabaseState {
 
     // MARK: Reading documents
 
+    /// The base's versions of a document (decoded once, then cached).
+    func baseList(_ collection: String, _ id: String) throws(StateError) -> VersionList? {
+        guard let base else { return nil }
+        return try baseCache.versions(base, collection: collection, id: id)
+    }
+
     /// Every version of a document, oldest first (base then overlay).
     public func versions(collection: String, id: String) throws(StateError) -> [Version] {
-        var out = try base?.versions(collection: collection, id: id) ?? []
+        var out = try baseList(collection, id)?.versions ?? []
         if let list = collections[collection]?.docs[id] { out.append(contentsOf: list.versions) }
         return out
     }
@@ -217,11 +239,16 @@ public final class DatabaseState {
                 i -= 1
             }
         }
-        guard let base, point.asOf >= 0 else { return nil }
-        let vs = try base.versions(collection: collection, id: id)
-        for v in vs.reversed() where v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) {
-            if v.deleted { return nil }
-            return DocumentVersion(collection: collection, id: id, version: v, document: v.documentBytes.flatMap { try? JSONParser.parse($0) })
+        guard let list = try baseList(collection, id) else { return nil }
+        let vs = list.versions
+        var i = vs.count - 1
+        while i >= 0 {
+            let v = vs[i]
+            if v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) {
+                if v.deleted { return nil }
+                return DocumentVersion(collection: collection, id: id, version: v, document: list.document(at: i))
+            }
+            i -= 1
         }
         return nil
     }
@@ -233,9 +260,8 @@ public final class DatabaseState {
                 return v.deleted ? nil : v.seq
             }
         }
-        guard let base else { return nil }
-        for v in try base.versions(collection: collection, id: id).reversed()
-        where v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) {
+        guard let list = try baseList(collection, id) else { return nil }
+        for v in list.versions.reversed() where v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) {
             return v.deleted ? nil : v.seq
         }
         return nil
@@ -250,7 +276,7 @@ public final class DatabaseState {
 
     /// Every id ever written in a collection, in UTF-8 byte order.
     public func ids(collection: String) throws(StateError) -> [String] {
-        let baseIds = try base?.ids(collection: collection) ?? []
+        let baseIds = try base.map { (b) throws(StateError) in try baseCache.ids(b, collection: collection) } ?? []
         guard let overlay = collections[collection] else { return baseIds }
         if !overlay.newIdsSorted {
             overlay.newIds.sort(by: utf8Less)
@@ -269,6 +295,16 @@ public final class DatabaseState {
             }
         }
         return merged
+    }
+
+    /// The version a put or delete record wrote, with its parsed document (nil for other records).
+    public func version(writtenBy seq: UInt64) throws(StateError) -> DocumentVersion? {
+        guard let (collection, id) = try location(ofSeq: seq) else { return nil }
+        for list in [collections[collection]?.docs[id], try baseList(collection, id)].compactMap({ $0 }) {
+            guard let i = list.versions.firstIndex(where: { $0.seq == seq }) else { continue }
+            return DocumentVersion(collection: collection, id: id, version: list.versions[i], document: list.document(at: i))
+        }
+        return nil
     }
 
     /// The document a record (put or delete) wrote, by seq.
@@ -332,30 +368,31 @@ public final class DatabaseState {
         indexDefinitions.first { $0.collection == collection && $0.field == field && $0.kind == kind && $0.droppedSeq == nil }
     }
 
-    /// (id, version seq) postings whose key equals `key` (eq index).
-    public func postings(_ index: IndexID, equal key: [UInt8]) throws(StateError) -> [(id: String, seq: UInt64)] {
-        var out = try base?.postings(index, equal: key) ?? []
-        out.append(contentsOf: postings[index]?.equal(key) ?? [])
+    /// The postings of one key of an eq index (its canonical JSON) or one token of a search
+    /// index: one list from the base and one from the overlay, each in (id, seq) order.
+    public func postingLists(_ index: IndexID, key: [UInt8]) throws(StateError) -> [[IdPosting]] {
+        var out: [[IdPosting]] = []
+        if let base, let list = try baseCache.keyed(base, index)[key], !list.isEmpty { out.append(list) }
+        if let list = postings[index]?.postings(key: key), !list.isEmpty { out.append(list) }
         return out
     }
 
-    /// Postings with key in [lower, upper] (nil = unbounded), in key order then id (ordered index).
-    public func postings(_ index: IndexID, lower: [UInt8]?, lowerInclusive: Bool, upper: [UInt8]?, upperInclusive: Bool)
-        throws(StateError) -> [(key: [UInt8], id: String, seq: UInt64)] {
-        let fromBase = try base?.postings(index, lower: lower, lowerInclusive: lowerInclusive, upper: upper, upperInclusive: upperInclusive) ?? []
-        let fromOverlay = postings[index]?.range(lower: lower, lowerInclusive: lowerInclusive, upper: upper, upperInclusive: upperInclusive) ?? []
-        if fromBase.isEmpty { return fromOverlay }
-        if fromOverlay.isEmpty { return fromBase }
-        return (fromBase + fromOverlay).sorted { a, b in
-            let c = ValueOrder.compareBytes(a.key, b.key)
-            return c != 0 ? c < 0 : utf8Less(a.id, b.id)
-        }
+    /// Every key of an eq or search index (base and overlay), unordered.
+    public func postingKeys(_ index: IndexID) throws(StateError) -> [[UInt8]] {
+        var keys = Set(postings[index]?.keys ?? [])
+        if let base { keys.formUnion(try baseCache.keyed(base, index).keys) }
+        return Array(keys)
     }
 
-    /// Postings of one search token.
-    public func postings(_ index: IndexID, token: String) throws(StateError) -> [(id: String, seq: UInt64)] {
-        var out = try base?.postings(index, token: token) ?? []
-        out.append(contentsOf: postings[index]?.token(token) ?? [])
+    /// An ordered index's postings: one list from the base and one from the overlay, each in
+    /// (key, id, seq) order.
+    public func orderedPostingLists(_ index: IndexID) throws(StateError) -> [[KeyedPosting]] {
+        var out: [[KeyedPosting]] = []
+        if let base {
+            let list = try baseCache.ordered(base, index)
+            if !list.isEmpty { out.append(list) }
+        }
+        if let list = postings[index]?.ordered(), !list.isEmpty { out.append(list) }
         return out
     }
 

@@ -1,97 +1,119 @@
-/// In-memory postings of one index: every (key, id, version seq) ever written while the index
+/// One index posting: a document id and the seq of the version that has the key.
+public typealias IdPosting = (id: String, seq: UInt64)
+/// An ordered-index posting: the order key, the id and the version seq.
+public typealias KeyedPosting = (key: [UInt8], id: String, seq: UInt64)
+
+/// (id, seq) order: ids in UTF-8 byte order, then seq.
+@inline(__always)
+public func idPostingLess(_ a: IdPosting, _ b: IdPosting) -> Bool {
+    a.id != b.id ? utf8Less(a.id, b.id) : a.seq < b.seq
+}
+
+/// (key, id, seq) order.
+@inline(__always)
+public func keyedPostingLess(_ a: KeyedPosting, _ b: KeyedPosting) -> Bool {
+    let c = ValueOrder.compareBytes(a.key, b.key)
+    if c != 0 { return c < 0 }
+    return idPostingLess((a.id, a.seq), (b.id, b.seq))
+}
+
+/// Sorts `pending` and merges it into `sorted` (both by `less`).
+func mergeSorted<T>(_ sorted: inout [T], _ pending: inout [T], by less: (T, T) -> Bool) {
+    guard !pending.isEmpty else { return }
+    pending.sort(by: less)
+    if sorted.isEmpty || less(sorted[sorted.count - 1], pending[0]) {
+        sorted.append(contentsOf: pending)
+    } else {
+        var merged: [T] = []
+        merged.reserveCapacity(sorted.count + pending.count)
+        var i = 0, j = 0
+        while i < sorted.count || j < pending.count {
+            if j >= pending.count || (i < sorted.count && less(sorted[i], pending[j])) {
+                merged.append(sorted[i]); i += 1
+            } else {
+                merged.append(pending[j]); j += 1
+            }
+        }
+        sorted = merged
+    }
+    pending.removeAll()
+}
+
+/// In-memory postings of one index: every (key, id, version seq) written while the index
 /// existed. Stale postings (of versions no longer visible) are filtered by the reader, which
 /// checks each candidate against the document's visible version — so one posting list serves
 /// reads at any seq.
-final class PostingList {
+///
+/// Writes (under the engine's exclusive lock) append to unsorted tails; the first read after
+/// them sorts the tail into place under `lock` and returns the sorted array, which readers then
+/// use without locking (arrays are copy-on-write snapshots).
+final class PostingList: @unchecked Sendable {
     let kind: IndexKind
-    var byKey: [[UInt8]: [(id: String, seq: UInt64)]] = [:]
-    /// Ordered kind: sorted entries plus an unsorted tail merged on the next range read.
-    var sorted: [(key: [UInt8], id: String, seq: UInt64)] = []
-    var unsorted: [(key: [UInt8], id: String, seq: UInt64)] = []
+    private let lock = PthreadMutex()
+
+    /// Eq and search kinds: per key, postings in (id, seq) order plus an unsorted tail.
+    final class KeyList {
+        var sorted: [IdPosting] = []
+        var pending: [IdPosting] = []
+    }
+    private var byKey: [[UInt8]: KeyList] = [:]
+    /// Ordered kind: postings in (key, id, seq) order plus an unsorted tail.
+    private var sorted: [KeyedPosting] = []
+    private var unsorted: [KeyedPosting] = []
 
     init(kind: IndexKind) { self.kind = kind }
 
     /// Adds the postings of one document version.
     func add(document: JSONValue, path: [String], id: String, seq: UInt64) {
         guard let value = document.value(atPath: path) else { return }
-        switch kind {
-        case .eq:
-            byKey[ValueOrder.equalityKey(value), default: []].append((id, seq))
-        case .ordered:
-            unsorted.append((ValueOrder.orderKey(value), id, seq))
-        case .search:
-            for token in Tokenizer.tokens(of: value) { byKey[Array(token.utf8), default: []].append((id, seq)) }
-        }
-    }
-
-    func equal(_ key: [UInt8]) -> [(id: String, seq: UInt64)] { byKey[key] ?? [] }
-
-    func token(_ token: String) -> [(id: String, seq: UInt64)] { byKey[Array(token.utf8)] ?? [] }
-
-    static func less(_ a: (key: [UInt8], id: String, seq: UInt64), _ b: (key: [UInt8], id: String, seq: UInt64)) -> Bool {
-        let c = ValueOrder.compareBytes(a.key, b.key)
-        if c != 0 { return c < 0 }
-        if a.id != b.id { return utf8Less(a.id, b.id) }
-        return a.seq < b.seq
-    }
-
-    func mergePending() {
-        guard !unsorted.isEmpty else { return }
-        unsorted.sort(by: PostingList.less)
-        if sorted.isEmpty {
-            sorted = unsorted
-        } else {
-            var merged: [(key: [UInt8], id: String, seq: UInt64)] = []
-            merged.reserveCapacity(sorted.count + unsorted.count)
-            var i = 0, j = 0
-            while i < sorted.count || j < unsorted.count {
-                if j >= unsorted.count || (i < sorted.count && PostingList.less(sorted[i], unsorted[j])) {
-                    merged.append(sorted[i]); i += 1
-                } else {
-                    merged.append(unsorted[j]); j += 1
-                }
+        lock.locked {
+            switch kind {
+            case .eq:
+                list(ValueOrder.equalityKey(value)).pending.append((id, seq))
+            case .ordered:
+                unsorted.append((ValueOrder.orderKey(value), id, seq))
+            case .search:
+                for token in Tokenizer.tokens(of: value) { list(Array(token.utf8)).pending.append((id, seq)) }
             }
-            sorted = merged
         }
-        unsorted.removeAll()
     }
 
-    /// Entries with lower ≤ key ≤ upper (bounds optional, inclusive or not), in key order.
-    func range(lower: [UInt8]?, lowerInclusive: Bool, upper: [UInt8]?, upperInclusive: Bool) -> [(key: [UInt8], id: String, seq: UInt64)] {
-        mergePending()
-        var start = 0
-        if let lower {
-            var lo = 0, hi = sorted.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                let c = ValueOrder.compareBytes(sorted[mid].key, lower)
-                if c < 0 || (c == 0 && !lowerInclusive) { lo = mid + 1 } else { hi = mid }
-            }
-            start = lo
-        }
-        var out: [(key: [UInt8], id: String, seq: UInt64)] = []
-        var i = start
-        while i < sorted.count {
-            if let upper {
-                let c = ValueOrder.compareBytes(sorted[i].key, upper)
-                if c > 0 || (c == 0 && !upperInclusive) { break }
-            }
-            out.append(sorted[i])
-            i += 1
-        }
-        return out
+    private func list(_ key: [UInt8]) -> KeyList {
+        if let l = byKey[key] { return l }
+        let l = KeyList()
+        byKey[key] = l
+        return l
     }
 
-    /// Every posting, for writing a checkpoint: (key, id, seq) sorted by key, id, seq.
-    func allSorted() -> [(key: [UInt8], id: String, seq: UInt64)] {
-        switch kind {
-        case .ordered:
-            mergePending()
+    /// The postings of one key (eq) or token (search), in (id, seq) order.
+    func postings(key: [UInt8]) -> [IdPosting] {
+        lock.locked {
+            guard let l = byKey[key] else { return [] }
+            mergeSorted(&l.sorted, &l.pending, by: idPostingLess)
+            return l.sorted
+        }
+    }
+
+    /// Every key of an eq or search index, unordered.
+    var keys: [[UInt8]] { lock.locked { Array(byKey.keys) } }
+
+    /// Every posting of an ordered index in (key, id, seq) order.
+    func ordered() -> [KeyedPosting] {
+        lock.locked {
+            mergeSorted(&sorted, &unsorted, by: keyedPostingLess)
             return sorted
+        }
+    }
+
+    /// Every posting, for writing a checkpoint: sorted by key, id, seq.
+    func allSorted() -> [KeyedPosting] {
+        switch kind {
+        case .ordered:
+            return ordered()
         case .eq, .search:
-            var out: [(key: [UInt8], id: String, seq: UInt64)] = []
-            for (k, list) in byKey { for p in list { out.append((k, p.id, p.seq)) } }
-            return out.sorted(by: PostingList.less)
+            var out: [KeyedPosting] = []
+            for key in keys { for p in postings(key: key) { out.append((key, p.id, p.seq)) } }
+            return out.sorted(by: keyedPostingLess)
         }
     }
 }

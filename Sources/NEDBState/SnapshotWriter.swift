@@ -171,7 +171,7 @@ extension DatabaseState {
         let fromBase = try base?.allPostings(index) ?? []
         let fromOverlay = postings[index]?.allSorted() ?? []
         if fromBase.isEmpty { return fromOverlay }
-        return (fromBase + fromOverlay).sorted(by: PostingList.less)
+        return (fromBase + fromOverlay).sorted(by: keyedPostingLess)
     }
 
     func allIdempotency() throws(StateError) -> [(String, UInt64)] {

@@ -124,6 +124,6 @@ public enum StateError: Error, Sendable, CustomStringConvertible, Equatable {
 
 /// Compares two strings by their UTF-8 bytes (the key order of the state).
 @inline(__always)
-func utf8Less(_ a: String, _ b: String) -> Bool {
+public func utf8Less(_ a: String, _ b: String) -> Bool {
     a.utf8.lexicographicallyPrecedes(b.utf8)
 }

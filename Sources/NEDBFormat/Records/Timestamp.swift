@@ -61,14 +61,31 @@ public enum Timestamp {
         let (days, secondOfDay) = floorDivide(secondsTotal, 86_400)
         let (year, month, day) = civilFromDays(Int(days))
         let h = Int(secondOfDay / 3600), m = Int(secondOfDay % 3600 / 60), s = Int(secondOfDay % 60)
-        var out = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(h, 2) + ":" + pad(m, 2) + ":" + pad(s, 2)
-        if fraction != 0 { out += "." + pad(Int(fraction), 6) }
-        return out + "Z"
-    }
-
-    static func pad(_ v: Int, _ width: Int) -> String {
-        let s = String(v)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        guard (0...9999).contains(year) else {
+            // Outside RFC 3339's range (only a hostile record can say so): show it as is.
+            func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+            let f = fraction == 0 ? "" : "." + String(String(fraction + 1_000_000).dropFirst())
+            return "\(year)-\(two(month))-\(two(day))T\(two(h)):\(two(m)):\(two(s))\(f)Z"
+        }
+        let yearDigits = 4
+        let length = yearDigits + 16 + (fraction != 0 ? 7 : 0)     // YYYY-MM-DDTHH:MM:SS[.ffffff]Z
+        return String(unsafeUninitializedCapacity: length) { buffer in
+            var i = 0
+            func put(_ v: Int, _ width: Int) {
+                var n = v
+                for k in stride(from: width - 1, through: 0, by: -1) {
+                    buffer[i + k] = UInt8(0x30 + n % 10)
+                    n /= 10
+                }
+                i += width
+            }
+            func put(_ c: UInt8) { buffer[i] = c; i += 1 }
+            put(year, yearDigits); put(0x2D); put(month, 2); put(0x2D); put(day, 2); put(0x54)
+            put(h, 2); put(0x3A); put(m, 2); put(0x3A); put(s, 2)
+            if fraction != 0 { put(0x2E); put(Int(fraction), 6) }
+            put(0x5A)
+            return i
+        }
     }
 
     static func floorDivide(_ a: Int64, _ b: Int64) -> (Int64, Int64) {

@@ -158,6 +158,7 @@ extension QueryExecutor.Plan {
     var summary: String {
         switch self {
         case .scan: return "full scan"
+        case .idLookup: return "lookup by _id"
         case let .eqIndex(f): return "eq index on \(f)"
         case let .rangeIndex(f): return "ordered index range on \(f)"
         case let .searchIndex(f): return "search index on \(f)"
