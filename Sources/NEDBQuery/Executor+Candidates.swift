@@ -42,16 +42,15 @@ extension QueryExecutor {
                 if next.map({ utf8Less(id, $0) }) ?? true { next = id }
             }
             guard let id = next else { return }
-            var seqs: [UInt64] = []
+            let row = try visible(collection, id, point)
+            var posted = false
             for (l, list) in lists.enumerated() {
                 while positions[l] < list.count && list[positions[l]].id == id {
-                    seqs.append(list[positions[l]].seq)
+                    if list[positions[l]].seq == row?.version.seq { posted = true }
                     positions[l] += 1
                 }
             }
-            if let row = try visible(collection, id, point), seqs.contains(row.version.seq) {
-                if try !body(row) { return }
-            }
+            if posted, let row, try !body(row) { return }
         }
     }
 

@@ -8,11 +8,14 @@ public struct QueryExecutor {
     /// The seq reads see when the query has no AS OF (the last acknowledged record).
     public let head: UInt64
     public var useIndexes = true
+    /// Rendered rows kept across queries (optional).
+    public var rowCache: RowCache?
 
-    public init(state: DatabaseState, head: UInt64, useIndexes: Bool = true) {
+    public init(state: DatabaseState, head: UInt64, useIndexes: Bool = true, rowCache: RowCache? = nil) {
         self.state = state
         self.head = head
         self.useIndexes = useIndexes
+        self.rowCache = rowCache
     }
 
     /// A document at the read point.
@@ -340,8 +343,13 @@ public struct QueryExecutor {
 
     // MARK: Rendering
 
-    /// A document with its metadata fields (spec/NQL.md §3.1).
+    /// A document with its metadata fields (spec/NQL.md §4.1), from the row cache when there is one.
     func render(_ row: Row) -> JSONValue {
+        guard let rowCache else { return renderUncached(row) }
+        return rowCache.row(row.version.seq) { renderUncached(row) }
+    }
+
+    func renderUncached(_ row: Row) -> JSONValue {
         guard case var .object(o) = row.document else { return row.document }
         o.reserveCapacity(o.count + 10)
         let v = row.version

@@ -9,6 +9,8 @@ open class Reader: @unchecked Sendable {
     package let path: String
     /// Parsed queries by text (cleared when it reaches `queryCacheLimit` entries).
     let queryCache = Locked<[String: Query]>([:])
+    /// Rendered rows by version seq, shared by queries.
+    let rowCache = RowCache()
     static let queryCacheLimit = 512
 
     package init(store: LogStore, state: DatabaseState, path: String) {
@@ -45,6 +47,7 @@ open class Reader: @unchecked Sendable {
                 }
             }
             store = fresh
+            rowCache.removeAll()
         } catch {
             throw DatabaseError.wrap(error)
         }
@@ -136,7 +139,7 @@ open class Reader: @unchecked Sendable {
         let head = seq
         do {
             return try stateLock.reading { () throws in
-                try QueryExecutor(state: state, head: head, useIndexes: useIndexes).run(q)
+                try QueryExecutor(state: state, head: head, useIndexes: useIndexes, rowCache: rowCache).run(q)
             }
         } catch {
             throw DatabaseError.wrap(error)
