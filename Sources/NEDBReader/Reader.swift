@@ -8,15 +8,17 @@ open class Reader: @unchecked Sendable {
     package let stateLock = ReadWriteLock()
     package let path: String
     /// Parsed queries by text (cleared when it reaches `queryCacheLimit` entries).
-    let queryCache = Locked<[String: Query]>([:])
+    let queryCache: Locked<[String: Query]>
     /// Rendered rows by version seq, shared by queries.
-    let rowCache = RowCache()
+    let rowCache: RowCache
     static let queryCacheLimit = 512
 
     package init(store: LogStore, state: DatabaseState, path: String) {
         self.store = store
         self.state = state
         self.path = path
+        self.queryCache = Locked([:])
+        self.rowCache = RowCache()
     }
 
     /// Opens a store read-only (with `key` for an encrypted one).

@@ -156,6 +156,7 @@ func ids(_ ndjson: String) throws -> [String] { try rows(ndjson).compactMap { $0
         let r = try Tools.run("nedb", ["shell", dir], env: ["NEDB_HISTORY": scratch.sub("history")], input: script)
         #expect(r.code == 0)
         let lines = r.out.split(separator: "\n").map(String.init)
+        try #require(lines.count >= 4, "shell output: \(r.out) \(r.err)")
         #expect(lines.prefix(2) == ["1", "2"])
         #expect(try JSONParser.parse(lines[2])["_id"] == "carol" && JSONParser.parse(lines[2])["bio"] == #"likes "quotes""#)
         #expect(try JSONParser.parse(lines[3])["_id"] == "dave")
