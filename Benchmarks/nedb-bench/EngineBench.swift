@@ -40,9 +40,9 @@ enum EngineBench {
         ]
     }
 
-    static func run(quick: Bool, scratch: String, jsonPath: String?, only: Set<String>) throws -> [ResultTable] {
+    static func run(quick: Bool, scratch: String, jsonPath: String?, only: Set<String>, rounds: Int?, roundBase: Int) throws -> [ResultTable] {
         let count = quick ? 10_000 : 100_000
-        let rounds = quick ? 3 : 5
+        let rounds = rounds ?? (quick ? 3 : 5)
         let data = EngineDataset(count: count, quick: quick)
         let subjects: [EngineSubject] = [NEDBSubject(), SQLiteSubject()]
         for s in subjects { try s.load(data, directory: PathUtil.join(scratch, "engine-\(s.name)")) }
@@ -56,7 +56,7 @@ enum EngineBench {
                 for s in round % 2 == 0 ? subjects : subjects.reversed() {
                     let value = try w.body(s, &random)
                     samples[w.id, default: [:]][s.name, default: Samples()].add(value)
-                    json.append(#"{"suite":"engine","workload":"\#(w.id)","system":"\#(s.name)","round":\#(round),"value":\#(value),"unit":"\#(w.unit.rawValue)","documents":\#(count)}"#)
+                    json.append(#"{"suite":"engine","workload":"\#(w.id)","system":"\#(s.name)","round":\#(roundBase + round),"value":\#(value),"unit":"\#(w.unit.rawValue)","documents":\#(count)}"#)
                 }
             }
         }

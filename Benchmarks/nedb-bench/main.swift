@@ -5,7 +5,8 @@ import NEDBFormat
 import NEDBStore
 import NEDBState
 
-// nedb-bench [--quick] [--json FILE] [--only W1,W2] [SUITE ...]   (run: swift run -c release nedb-bench)
+// nedb-bench [--quick] [--json FILE] [--only W1,W2] [--rounds N --round-base B] [SUITE ...]
+// (run: swift run -c release nedb-bench)
 // Suites: format, store, state, tools, engine (default: all). Results are Markdown tables on
 // stdout; --json appends one JSON line per engine measurement to FILE (tools/bench.sh merges them
 // with the Python peers' into BENCHMARKS.md). `nedb-bench dataset N DIR` writes the engine
@@ -21,6 +22,8 @@ func takeOption(_ name: String, from list: inout [String]) -> String? {
 }
 let jsonPath = takeOption("--json", from: &arguments)
 let only = Set((takeOption("--only", from: &arguments) ?? "").split(separator: ",").map(String.init))
+let rounds = takeOption("--rounds", from: &arguments).flatMap { Int($0) }
+let roundBase = takeOption("--round-base", from: &arguments).flatMap { Int($0) } ?? 0
 arguments.removeAll { $0.hasPrefix("--") }
 let suites = arguments.isEmpty ? ["format", "store", "state", "tools", "engine"] : arguments
 let scratch = getenv("NEDB_BENCH_DIR").map { String(cString: $0) } ?? "/tmp"
@@ -32,7 +35,8 @@ do {
         case "store": tables = try StoreBench.run(quick: quick, scratch: scratch)
         case "state": tables = try StateBench.run(quick: quick, scratch: scratch)
         case "tools": tables = try ToolsBench.run(quick: quick, scratch: scratch)
-        case "engine": tables = try EngineBench.run(quick: quick, scratch: scratch, jsonPath: jsonPath, only: only)
+        case "engine": tables = try EngineBench.run(quick: quick, scratch: scratch, jsonPath: jsonPath, only: only,
+                                                      rounds: rounds, roundBase: roundBase)
         case "dataset":          // nedb-bench dataset COUNT DIR: the engine workload's data for the Python peers
             guard arguments.count == 3, let n = Int(arguments[1]) else { print("usage: nedb-bench dataset COUNT DIR"); exit(2) }
             try EngineDataset(count: n, quick: quick).write(to: arguments[2])
@@ -87,6 +91,7 @@ do {
         for t in tables { print(t.markdown) }
     }
 } catch {
-    print("nedb-bench: \(error)")
+    let message = Array("nedb-bench: \(error)\n".utf8)
+    _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     exit(1)
 }
