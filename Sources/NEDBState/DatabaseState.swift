@@ -226,28 +226,24 @@ public final class DatabaseState {
 
     /// The version a read at `point` sees, or nil (never written, or deleted, at that point).
     public func document(collection: String, id: String, at point: ReadPoint) throws(StateError) -> DocumentVersion? {
-        // Overlay first: it holds the newest versions.
-        if let list = collections[collection]?.docs[id] {
-            let vs = list.versions
-            var i = vs.count - 1
-            while i >= 0 {
-                let v = vs[i]
-                if v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) {
-                    if v.deleted { return nil }
-                    return DocumentVersion(collection: collection, id: id, version: v, document: list.document(at: i))
-                }
-                i -= 1
-            }
+        // Overlay first: it holds the newest versions; the base answers only when it has none.
+        func read(_ list: VersionList, _ i: Int) -> DocumentVersion? {
+            let v = list.versions[i]
+            return v.deleted ? nil : DocumentVersion(collection: collection, id: id, version: v, document: list.document(at: i))
         }
-        guard let list = try baseList(collection, id) else { return nil }
+        if let list = collections[collection]?.docs[id], let i = DatabaseState.visibleIndex(list, point) { return read(list, i) }
+        if let list = try baseList(collection, id), let i = DatabaseState.visibleIndex(list, point) { return read(list, i) }
+        return nil
+    }
+
+    /// The index in `list` of the newest version visible at `point`, if any.
+    @inline(__always)
+    static func visibleIndex(_ list: VersionList, _ point: ReadPoint) -> Int? {
         let vs = list.versions
         var i = vs.count - 1
         while i >= 0 {
             let v = vs[i]
-            if v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) {
-                if v.deleted { return nil }
-                return DocumentVersion(collection: collection, id: id, version: v, document: list.document(at: i))
-            }
+            if v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) { return i }
             i -= 1
         }
         return nil
@@ -255,15 +251,9 @@ public final class DatabaseState {
 
     /// The seq of the version a read at `point` sees (nil if none or a tombstone).
     public func visibleSeq(collection: String, id: String, at point: ReadPoint) throws(StateError) -> UInt64? {
-        if let list = collections[collection]?.docs[id] {
-            for v in list.versions.reversed() where v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) {
-                return v.deleted ? nil : v.seq
-            }
-        }
-        guard let list = try baseList(collection, id) else { return nil }
-        for v in list.versions.reversed() where v.seq <= point.asOf && (point.validAt.map { v.isValid(at: $0) } ?? true) {
-            return v.deleted ? nil : v.seq
-        }
+        func seq(_ list: VersionList, _ i: Int) -> UInt64? { list.versions[i].deleted ? nil : list.versions[i].seq }
+        if let list = collections[collection]?.docs[id], let i = DatabaseState.visibleIndex(list, point) { return seq(list, i) }
+        if let list = try baseList(collection, id), let i = DatabaseState.visibleIndex(list, point) { return seq(list, i) }
         return nil
     }
 

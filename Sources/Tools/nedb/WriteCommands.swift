@@ -56,45 +56,57 @@ struct Delete: DatabaseCommand {
     }
 }
 
-struct Link: DatabaseCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Link two documents (collection:id) with a relation; prints the seq.",
-        discussion: "Example:\n  nedb link ./data users:alice follows users:bob")
-    static let writes = true
-
-    @OptionGroup var location: Location
+/// The nodes and relation of a link or unlink.
+struct EdgeArguments: ParsableArguments {
     @Argument(help: "Source node, collection:id.") var from: String
     @Argument(help: "Relation name.") var relation: String
     @Argument(help: "Target node, collection:id.") var to: String
-    @OptionGroup var write: WriteFlags
+}
+
+/// Link and Unlink: the same arguments, one write each.
+protocol EdgeCommand: DatabaseCommand {
+    var edge: EdgeArguments { get }
+    var write: WriteFlags { get }
+    static func apply(_ db: Database, _ edge: EdgeArguments, _ options: WriteOptions) throws -> WriteResult
+}
+
+extension EdgeCommand {
+    static var writes: Bool { true }
 
     func validate() throws {
         if write.precondition != nil { throw ValidationError("links take no preconditions") }
     }
 
     func execute(in session: Session) throws {
-        write.report(try session.database.link(from, relation, to, try write.options()))
+        write.report(try Self.apply(try session.database, edge, try write.options()))
     }
 }
 
-struct Unlink: DatabaseCommand {
+struct Link: EdgeCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Link two documents (collection:id) with a relation; prints the seq.",
+        discussion: "Example:\n  nedb link ./data users:alice follows users:bob")
+
+    @OptionGroup var location: Location
+    @OptionGroup var edge: EdgeArguments
+    @OptionGroup var write: WriteFlags
+
+    static func apply(_ db: Database, _ e: EdgeArguments, _ options: WriteOptions) throws -> WriteResult {
+        try db.link(e.from, e.relation, e.to, options)
+    }
+}
+
+struct Unlink: EdgeCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove a link; prints the seq.",
         discussion: "Example:\n  nedb unlink ./data users:alice follows users:bob")
-    static let writes = true
 
     @OptionGroup var location: Location
-    @Argument(help: "Source node, collection:id.") var from: String
-    @Argument(help: "Relation name.") var relation: String
-    @Argument(help: "Target node, collection:id.") var to: String
+    @OptionGroup var edge: EdgeArguments
     @OptionGroup var write: WriteFlags
 
-    func validate() throws {
-        if write.precondition != nil { throw ValidationError("links take no preconditions") }
-    }
-
-    func execute(in session: Session) throws {
-        write.report(try session.database.unlink(from, relation, to, try write.options()))
+    static func apply(_ db: Database, _ e: EdgeArguments, _ options: WriteOptions) throws -> WriteResult {
+        try db.unlink(e.from, e.relation, e.to, options)
     }
 }
 
