@@ -55,7 +55,8 @@ do {
             tables = []
         case "open-loop":        // profiling aid: open a checkpointed store 20 times
             let dir = scratch + "/open-loop"
-            if getenv("NEDB_REUSE") == nil { try StateBench.build(dir: dir, count: 100_000, checkpoint: true) }
+            let records = getenv("NEDB_COUNT").flatMap { Int(String(cString: $0)) } ?? 100_000
+            if getenv("NEDB_REUSE") == nil { try StateBench.build(dir: dir, count: records, checkpoint: true) }
             for _ in 0..<(getenv("NEDB_REUSE") == nil ? 5 : 60) {
                 var options = StoreOptions()
                 options.readOnly = true

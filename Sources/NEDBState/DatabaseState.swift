@@ -30,11 +30,43 @@ public final class DatabaseState {
         }
     }
 
-    final class CollectionOverlay {
+    final class CollectionOverlay: @unchecked Sendable {
         var docs: [String: VersionList] = [:]
-        /// Ids that are not in the base, sorted lazily.
-        var newIds: [String] = []
-        var newIdsSorted = true
+        /// Ids written in the overlay (some may also be in the base): sorted lazily by readers,
+        /// hence the lock; `merged` caches base ∪ overlay until the next new id.
+        private let lock = PthreadMutex()
+        private var sortedIds: [String] = []
+        private var pendingIds: [String] = []
+        private var merged: [String]? = nil
+
+        func addId(_ id: String) {
+            lock.locked {
+                pendingIds.append(id)
+                merged = nil
+            }
+        }
+
+        /// Every id of the collection in UTF-8 byte order: the base's and the overlay's, once each.
+        func ids(base: () throws(StateError) -> [String]) throws(StateError) -> [String] {
+            lock.lock()
+            defer { lock.unlock() }
+            if let merged { return merged }
+            mergeSorted(&sortedIds, &pendingIds, by: utf8Less)
+            let baseIds = try base()
+            var out: [String] = []
+            out.reserveCapacity(baseIds.count + sortedIds.count)
+            var i = 0, j = 0
+            while i < baseIds.count || j < sortedIds.count {
+                if j >= sortedIds.count || (i < baseIds.count && utf8Less(baseIds[i], sortedIds[j])) {
+                    out.append(baseIds[i]); i += 1
+                } else {
+                    if i < baseIds.count && baseIds[i] == sortedIds[j] { i += 1 }
+                    out.append(sortedIds[j]); j += 1
+                }
+            }
+            merged = out
+            return out
+        }
     }
 
     var collections: [String: CollectionOverlay] = [:]
@@ -131,10 +163,7 @@ public final class DatabaseState {
         if let existing = overlay.docs[id] { list = existing } else {
             list = VersionList()
             overlay.docs[id] = list
-            if try !(base?.hasDocument(collection: collection, id: id) ?? false) {
-                overlay.newIds.append(id)
-                overlay.newIdsSorted = false
-            }
+            overlay.addId(id)
         }
         if countsLiveDocuments(of: collection) {
             var previous: (version: Version, document: JSONValue?)? = nil
@@ -266,25 +295,12 @@ public final class DatabaseState {
 
     /// Every id ever written in a collection, in UTF-8 byte order.
     public func ids(collection: String) throws(StateError) -> [String] {
-        let baseIds = try base.map { (b) throws(StateError) in try baseCache.ids(b, collection: collection) } ?? []
-        guard let overlay = collections[collection] else { return baseIds }
-        if !overlay.newIdsSorted {
-            overlay.newIds.sort(by: utf8Less)
-            overlay.newIdsSorted = true
+        let baseIds = { () throws(StateError) -> [String] in
+            guard let base = self.base else { return [] }
+            return try self.baseCache.ids(base, collection: collection)
         }
-        if baseIds.isEmpty { return overlay.newIds }
-        if overlay.newIds.isEmpty { return baseIds }
-        var merged: [String] = []
-        merged.reserveCapacity(baseIds.count + overlay.newIds.count)
-        var i = 0, j = 0
-        while i < baseIds.count || j < overlay.newIds.count {
-            if j >= overlay.newIds.count || (i < baseIds.count && utf8Less(baseIds[i], overlay.newIds[j])) {
-                merged.append(baseIds[i]); i += 1
-            } else {
-                merged.append(overlay.newIds[j]); j += 1
-            }
-        }
-        return merged
+        guard let overlay = collections[collection] else { return try baseIds() }
+        return try overlay.ids(base: baseIds)
     }
 
     /// The version a put or delete record wrote, with its parsed document (nil for other records).
