@@ -102,11 +102,18 @@ public enum StateLoader {
     }
 
     /// Writes a built checkpoint atomically into the store's checkpoints directory.
+    /// How many checkpoint files a writer keeps: the newest, and the one before it as the
+    /// fallback should the newest fail its checks (spec/STATE.md §8).
+    public static let checkpointsKept = 2
+
     public static func saveCheckpoint(_ bytes: [UInt8], hash: Hash32, seq: UInt64, store: LogStore) throws -> CheckpointInfo {
         let fs = store.options.fileSystem
         try fs.createDirectory(store.layout.checkpoints)
         let path = store.layout.checkpoint(seq: seq)
         try fs.writeAtomically(bytes, to: path)
+        // Older checkpoints are derived data: drop all but the newest `checkpointsKept`.
+        let names = store.layout.checkpointNames(fs: fs).sorted()      // zero-padded seqs: name order is seq order
+        for name in names.dropLast(checkpointsKept) { try? fs.remove(PathUtil.join(store.layout.checkpoints, name)) }
         return CheckpointInfo(seq: seq, hash: hash, path: path, bytes: bytes.count)
     }
 

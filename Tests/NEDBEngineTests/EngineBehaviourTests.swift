@@ -205,6 +205,23 @@ func temporaryDatabasePath(_ tag: String) -> String {
         try db.close()
     }
 
+    @Test func onlyTheTwoNewestCheckpointsAreKept() throws {
+        let dir = temporaryDatabasePath("checkpoints")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = try Database.open(dir)
+        var seqs: [UInt64] = []
+        for i in 0..<3 {
+            try db.put("c", "d\(i)", ["i": .number(Double(i))])
+            seqs.append(try db.checkpoint().seq)
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints").sorted()
+        #expect(names == seqs.suffix(2).map { String(repeating: "0", count: 20 - String($0).count) + String($0) + ".nckp" })
+        try db.close()
+        let reopened = try Database.open(dir)
+        #expect(try reopened.get("c", "d0")?["i"] == 0)
+        try reopened.close()
+    }
+
     @Test func badArgumentsAreRejectedWithAReason() throws {
         let db = try Database.inMemory()
         func reason(_ body: () throws -> Void) -> String {
