@@ -80,52 +80,42 @@ final class SQLiteSubject: EngineSubject {
         self.db = db
     }
 
-    func putMemory(_ data: EngineDataset) throws -> Double {
-        let db = try SQLiteSubject.open(":memory:", synchronous: "OFF")
+    /// Puts `count` users in transactions of `perTransaction`; returns puts per second.
+    static func timedPuts(_ db: SQLitePeer, _ data: EngineDataset, count: Int, perTransaction: Int) throws -> Double {
         let writer = try Writer(db)
-        let n = data.memoryPuts
         let t = try Clock.time {
-            for i in 0..<n {
+            for start in stride(from: 0, to: count, by: perTransaction) {
                 try db.exec("BEGIN")
-                try writer.put(data.users[i].id, data.users[i].document)
+                for r in data.users[start..<min(count, start + perTransaction)] { try writer.put(r.id, r.document) }
                 try db.exec("COMMIT")
             }
         }
-        return Double(n) / t
+        return Double(count) / t
+    }
+
+    /// A new file database in `directory` (removed again after `body`).
+    static func withFileDatabase(_ directory: String, synchronous: String, _ body: (SQLitePeer) throws -> Double) throws -> Double {
+        try StoreBench.fresh(directory)
+        try PosixFileSystem().createDirectories(directory)
+        let result = try body(try open(directory + "/bench.sqlite", synchronous: synchronous))
+        try StoreBench.fresh(directory)
+        return result
+    }
+
+    func putMemory(_ data: EngineDataset) throws -> Double {
+        try SQLiteSubject.timedPuts(try SQLiteSubject.open(":memory:", synchronous: "OFF"), data, count: data.memoryPuts, perTransaction: 1)
     }
 
     func putDurable(_ data: EngineDataset, directory: String) throws -> Double {
-        try StoreBench.fresh(directory)
-        try PosixFileSystem().createDirectories(directory)
-        let db = try SQLiteSubject.open(directory + "/bench.sqlite", synchronous: "FULL")
-        let writer = try Writer(db)
-        let n = data.durablePuts
-        let t = try Clock.time {
-            for i in 0..<n {
-                try db.exec("BEGIN")
-                try writer.put(data.users[i].id, data.users[i].document)
-                try db.exec("COMMIT")
-            }
+        try SQLiteSubject.withFileDatabase(directory, synchronous: "FULL") { db in
+            try SQLiteSubject.timedPuts(db, data, count: data.durablePuts, perTransaction: 1)
         }
-        try StoreBench.fresh(directory)
-        return Double(n) / t
     }
 
     func putBatches(_ data: EngineDataset, directory: String) throws -> Double {
-        try StoreBench.fresh(directory)
-        try PosixFileSystem().createDirectories(directory)
-        let db = try SQLiteSubject.open(directory + "/bench.sqlite", synchronous: "FULL")
-        let writer = try Writer(db)
-        let n = data.batches * data.batchSize
-        let t = try Clock.time {
-            for b in 0..<data.batches {
-                try db.exec("BEGIN")
-                for r in data.users[(b * data.batchSize)..<((b + 1) * data.batchSize)] { try writer.put(r.id, r.document) }
-                try db.exec("COMMIT")
-            }
+        try SQLiteSubject.withFileDatabase(directory, synchronous: "FULL") { db in
+            try SQLiteSubject.timedPuts(db, data, count: data.batches * data.batchSize, perTransaction: data.batchSize)
         }
-        try StoreBench.fresh(directory)
-        return Double(n) / t
     }
 
     func getHead(_ data: EngineDataset, random: inout Rng) throws -> Double {

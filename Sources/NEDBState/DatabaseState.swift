@@ -52,18 +52,7 @@ public final class DatabaseState {
             defer { lock.unlock() }
             if let merged { return merged }
             mergeSorted(&sortedIds, &pendingIds, by: utf8Less)
-            let baseIds = try base()
-            var out: [String] = []
-            out.reserveCapacity(baseIds.count + sortedIds.count)
-            var i = 0, j = 0
-            while i < baseIds.count || j < sortedIds.count {
-                if j >= sortedIds.count || (i < baseIds.count && utf8Less(baseIds[i], sortedIds[j])) {
-                    out.append(baseIds[i]); i += 1
-                } else {
-                    if i < baseIds.count && baseIds[i] == sortedIds[j] { i += 1 }
-                    out.append(sortedIds[j]); j += 1
-                }
-            }
+            let out = NEDBState.merged(try base(), sortedIds, by: utf8Less, unique: true)
             merged = out
             return out
         }

@@ -17,6 +17,22 @@ public func keyedPostingLess(_ a: KeyedPosting, _ b: KeyedPosting) -> Bool {
     return idPostingLess((a.id, a.seq), (b.id, b.seq))
 }
 
+/// Merges two arrays sorted by `less`; with `unique`, an element equal in both appears once.
+func merged<T>(_ a: [T], _ b: [T], by less: (T, T) -> Bool, unique: Bool = false) -> [T] {
+    var out: [T] = []
+    out.reserveCapacity(a.count + b.count)
+    var i = 0, j = 0
+    while i < a.count || j < b.count {
+        if j >= b.count || (i < a.count && less(a[i], b[j])) {
+            out.append(a[i]); i += 1
+        } else {
+            if unique && i < a.count && !less(b[j], a[i]) { i += 1 }
+            out.append(b[j]); j += 1
+        }
+    }
+    return out
+}
+
 /// Sorts `pending` and merges it into `sorted` (both by `less`).
 func mergeSorted<T>(_ sorted: inout [T], _ pending: inout [T], by less: (T, T) -> Bool) {
     guard !pending.isEmpty else { return }
@@ -24,17 +40,7 @@ func mergeSorted<T>(_ sorted: inout [T], _ pending: inout [T], by less: (T, T) -
     if sorted.isEmpty || less(sorted[sorted.count - 1], pending[0]) {
         sorted.append(contentsOf: pending)
     } else {
-        var merged: [T] = []
-        merged.reserveCapacity(sorted.count + pending.count)
-        var i = 0, j = 0
-        while i < sorted.count || j < pending.count {
-            if j >= pending.count || (i < sorted.count && less(sorted[i], pending[j])) {
-                merged.append(sorted[i]); i += 1
-            } else {
-                merged.append(pending[j]); j += 1
-            }
-        }
-        sorted = merged
+        sorted = merged(sorted, pending, by: less)
     }
     pending.removeAll()
 }
