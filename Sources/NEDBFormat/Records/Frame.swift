@@ -111,22 +111,23 @@ public struct FrameView: Sendable, Equatable {
 public final class ChainHasher {
     public let algorithm: HashAlgorithm
     private let stream: StreamingHash
+    /// 0x00 ‖ previous chain hash, contiguous, so the prefix is one hash update.
+    private let prefix: UnsafeMutableRawPointer
 
     public init(_ algorithm: HashAlgorithm) {
         self.algorithm = algorithm
         stream = StreamingHash(algorithm)
+        prefix = .allocate(byteCount: 33, alignment: 8)
+        prefix.storeBytes(of: 0, as: UInt8.self)
     }
+
+    deinit { prefix.deallocate() }
 
     @inline(__always)
     public func chain(previous: Hash32, typeAndBody: UnsafeRawBufferPointer) -> Hash32 {
-        var prefix: (UInt8, Hash32) = (0x00, previous)
+        previous.withBytes { (prefix + 1).copyMemory(from: $0.baseAddress!, byteCount: 32) }
         stream.reset()
-        withUnsafeBytes(of: &prefix) { raw in
-            let offset = MemoryLayout<(UInt8, Hash32)>.offset(of: \(UInt8, Hash32).1)!
-            // The tuple stores the byte, padding, then the hash: feed the byte, then the hash.
-            stream.update(raw.baseAddress!, 1)
-            stream.update(raw.baseAddress! + offset, 32)
-        }
+        stream.update(prefix, 33)
         if let base = typeAndBody.baseAddress { stream.update(base, typeAndBody.count) }
         return stream.finish()
     }
