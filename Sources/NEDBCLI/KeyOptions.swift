@@ -29,20 +29,13 @@ public struct KeyOptions: ParsableArguments {
     /// when no key was given. A wrong key is an error (exit 3).
     public func keyring(for directory: String, fs: FileSystem = PosixFileSystem()) throws -> Keyring? {
         let layout = StoreLayout(root: directory)
-        guard fs.exists(layout.keys) else { return nil }
-        guard let source else { return nil }
+        guard fs.exists(layout.keys), let source else { return nil }
         do {
             let file = try KeyFile.decode(try fs.readAll(layout.keys), file: layout.keys)
-            let master: MasterKey
-            switch source {
-            case let .passphrase(text): master = try MasterKey.forKeyFile(file, passphrase: text)
-            case let .keyFile(path): master = try MasterKey(raw: try MasterKey.parseKeyText(String(decoding: try fs.readAll(path), as: UTF8.self)))
-            case let .environment(name):
-                guard let value = Environment.get(name) else { throw ToolFailure(.environment, "environment variable \(name) is not set") }
-                master = try MasterKey(raw: try MasterKey.parseKeyText(value))
-            case let .raw(bytes): master = try MasterKey(raw: bytes)
-            }
+            let master = try KeyResolver.masterKey(source, keyFile: file, fs: fs)
             return try file.unwrapAll(tmk: master.key, file: layout.keys)
+        } catch let e as StoreError {
+            throw ToolFailure(.environment, e.description)
         } catch let e as FormatError {
             throw ToolFailure(.environment, e.description)
         } catch let e as SystemError {

@@ -25,7 +25,7 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
     public var description: String { components.joined(separator: ".") }
     public var isMetadata: Bool { components.count == 1 && components[0].hasPrefix("_") }
 
-    /// The metadata names a query may use (spec/NQL.md §3.1).
+    /// The metadata names a query may use (spec/NQL.md §4.1).
     public static let metadataNames: [String] = ["_id", "_coll", "_seq", "_time", "_hash", "_valid_from", "_valid_to",
                                                  "_caused_by", "_evidence", "_confidence"]
     /// Metadata holding instants: compared with date strings as instants, ordered in time.

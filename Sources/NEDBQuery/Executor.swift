@@ -172,7 +172,7 @@ public struct QueryExecutor {
         return ValueOrder.rank(a) == ValueOrder.rank(b) && ValueOrder.compare(a, b) == 0
     }
 
-    /// A field of a row; `_…` names metadata (spec/NQL.md §3.1).
+    /// A field of a row; `_…` names metadata (spec/NQL.md §4.1).
     func value(_ row: Row, _ path: FieldPath) -> JSONValue? {
         if path.isMetadata {
             let v = row.version
@@ -350,20 +350,7 @@ public struct QueryExecutor {
     }
 
     func renderUncached(_ row: Row) -> JSONValue {
-        guard case var .object(o) = row.document else { return row.document }
-        o.reserveCapacity(o.count + 10)
-        let v = row.version
-        o["_id"] = .string(row.id)
-        o["_coll"] = .string(row.collection)
-        o["_seq"] = .number(Double(v.seq))
-        o["_time"] = .string(Timestamp.format(v.time))
-        o["_hash"] = .string(v.chain.hex)
-        if let f = v.validFrom { o["_valid_from"] = .string(Timestamp.format(f)) }
-        if let t = v.validTo { o["_valid_to"] = .string(Timestamp.format(t)) }
-        if !v.causedBy.isEmpty { o["_caused_by"] = .array(v.causedBy.map { .number(Double($0)) }) }
-        if let e = v.evidence { o["_evidence"] = .string(e) }
-        if let c = v.confidence { o["_confidence"] = .number(c) }
-        return .object(o)
+        row.version.rendered(row.document, collection: row.collection, id: row.id)
     }
 }
 

@@ -1,51 +1,34 @@
 /// A document as reads return it: the stored JSON object plus its metadata. `json` merges both
-/// into one object with the metadata under reserved `_` names (spec/NQL.md §3.1).
+/// into one object with the metadata under reserved `_` names (spec/NQL.md §4.1).
 public struct Document: Sendable, Equatable {
     public let collection: String
     public let id: String
-    public let seq: UInt64
-    /// Transaction time.
-    public let time: Microseconds
-    /// The record's chain hash.
-    public let hash: Hash32
-    public let validFrom: Microseconds?
-    public let validTo: Microseconds?
-    public let causedBy: [UInt64]
-    public let evidence: String?
-    public let confidence: Double?
     /// The stored document (no metadata).
     public let body: JSONValue
+    /// The version read: seq, times, chain hash, provenance.
+    public let version: Version
+
+    public var seq: UInt64 { version.seq }
+    /// Transaction time.
+    public var time: Microseconds { version.time }
+    /// The record's chain hash.
+    public var hash: Hash32 { version.chain }
+    public var validFrom: Microseconds? { version.validFrom }
+    public var validTo: Microseconds? { version.validTo }
+    public var causedBy: [UInt64] { version.causedBy }
+    public var evidence: String? { version.evidence }
+    public var confidence: Double? { version.confidence }
 
     public init(collection: String, id: String, version: Version, body: JSONValue) {
         self.collection = collection
         self.id = id
-        self.seq = version.seq
-        self.time = version.time
-        self.hash = version.chain
-        self.validFrom = version.validFrom
-        self.validTo = version.validTo
-        self.causedBy = version.causedBy
-        self.evidence = version.evidence
-        self.confidence = version.confidence
+        self.version = version
         self.body = body
     }
 
     /// The body with `_id`, `_coll`, `_seq`, `_time`, `_hash` and, where set, `_valid_from`,
     /// `_valid_to`, `_caused_by`, `_evidence`, `_confidence`.
-    public var json: JSONValue {
-        guard var o = body.objectValue else { return body }
-        o["_id"] = .string(id)
-        o["_coll"] = .string(collection)
-        o["_seq"] = .number(Double(seq))
-        o["_time"] = .string(Timestamp.format(time))
-        o["_hash"] = .string(hash.hex)
-        if let validFrom { o["_valid_from"] = .string(Timestamp.format(validFrom)) }
-        if let validTo { o["_valid_to"] = .string(Timestamp.format(validTo)) }
-        if !causedBy.isEmpty { o["_caused_by"] = .array(causedBy.map { .number(Double($0)) }) }
-        if let evidence { o["_evidence"] = .string(evidence) }
-        if let confidence { o["_confidence"] = .number(confidence) }
-        return .object(o)
-    }
+    public var json: JSONValue { version.rendered(body, collection: collection, id: id) }
 
     /// `body[key]`.
     public subscript(key: String) -> JSONValue? { body[key] }

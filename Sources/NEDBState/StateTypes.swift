@@ -41,6 +41,27 @@ public struct DocumentVersion: Sendable {
     public let document: JSONValue?
 }
 
+extension Version {
+    /// `document` with this version's metadata added (spec/NQL.md §4.1): `_id`, `_coll`,
+    /// `_seq`, `_time`, `_hash` and, where set, `_valid_from`, `_valid_to`, `_caused_by`,
+    /// `_evidence`, `_confidence`. A document that is not an object is returned as it is.
+    public func rendered(_ document: JSONValue, collection: String, id: String) -> JSONValue {
+        guard case var .object(o) = document else { return document }
+        o.reserveCapacity(o.count + 10)
+        o["_id"] = .string(id)
+        o["_coll"] = .string(collection)
+        o["_seq"] = .number(Double(seq))
+        o["_time"] = .string(Timestamp.format(time))
+        o["_hash"] = .string(chain.hex)
+        if let validFrom { o["_valid_from"] = .string(Timestamp.format(validFrom)) }
+        if let validTo { o["_valid_to"] = .string(Timestamp.format(validTo)) }
+        if !causedBy.isEmpty { o["_caused_by"] = .array(causedBy.map { .number(Double($0)) }) }
+        if let evidence { o["_evidence"] = .string(evidence) }
+        if let confidence { o["_confidence"] = .number(confidence) }
+        return .object(o)
+    }
+}
+
 /// Which version a read sees: transaction time (seq) and, optionally, valid time.
 public struct ReadPoint: Sendable, Equatable {
     /// Records with seq ≤ this are visible.

@@ -3,10 +3,11 @@ import Glibc
 #endif
 import NEDBFormat
 
-/// Turns a `KeySource` into the master key of a store.
-enum KeyResolver {
+/// Turns a `KeySource` into the master key of a store (for the store, and for tools that read
+/// store files directly).
+public enum KeyResolver {
     /// The master key for an existing key file.
-    static func masterKey(_ source: KeySource, keyFile: KeyFile, fs: FileSystem) throws(StoreError) -> MasterKey {
+    public static func masterKey(_ source: KeySource, keyFile: KeyFile, fs: FileSystem) throws(StoreError) -> MasterKey {
         do {
             switch source {
             case let .passphrase(text):
