@@ -62,3 +62,34 @@ import NEDBFixtureKit
         }
     }
 }
+
+@Suite struct ForgedFooterTests {
+    /// A footer whose Merkle chunk was changed and whose checksums were all recomputed (what a
+    /// forger would do) passes quick checks, but full verification recomputes the tree.
+    @Test(arguments: [0, 1, 3])
+    func forgedMerkleNodeWithValidChecksumsIsFound(level: Int) throws {
+        let temp = TempDir("forged-footer")
+        try FileManager.default.removeItem(atPath: temp.path)
+        try FileManager.default.copyItem(atPath: Repo.fixtures + "/multi-segment", toPath: temp.path)
+        let path = temp.path + "/segments/00000000000000000400.nseg"
+        let fs = PosixFileSystem()
+        let segment = try SegmentFile.open(fs: fs, path: path)
+        let footer = try #require(segment.footer)
+        let hasher = MerkleHasher(segment.header.hashAlgorithm)
+        let levels = try footer.levels(hasher: hasher, file: path, reader: segment.reader)
+        var arrays = levels.levels
+        arrays[level][1].w0 ^= 1
+        let forged = try #require(MerkleLevels(hasher: hasher, firstLeaf: levels.firstLeaf, levels: arrays))
+        let rewritten = SegmentFooter(meta: footer.meta, recordOffsets: try footer.recordOffsets(file: path, reader: segment.reader),
+                                      levels: forged, frontier: try footer.frontier(hasher: hasher, file: path, reader: segment.reader),
+                                      blocks: nil)
+        let bytes = try segment.read(at: 0, count: Int(footer.dataEnd)) + rewritten.encode(dataEnd: footer.dataEnd)
+        try fs.writeAtomically(bytes, to: path)
+        var options = VerifyOptions(mode: .full)
+        options.parallelism = 1
+        let report = StoreVerifier.verify(directory: temp.path, options: options)
+        let node = 400 >> level + 1
+        #expect(report.issues.map(\.id) == ["footer_mismatch"], "\(report.issues)")
+        #expect(report.issues.first?.detail.contains("Merkle node (level \(level), index \(node))") == true, "\(report.issues)")
+    }
+}

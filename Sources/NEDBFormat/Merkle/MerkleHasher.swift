@@ -18,6 +18,27 @@ public struct MerkleHasher: Sendable {
         }
     }
 
+    /// The parents of consecutive pairs: `node(children[i], children[i + 1])` for every even
+    /// offset `i` from `children.startIndex` (an odd last child is left out), appended to `out`.
+    /// Hashes many nodes at once (see `HashBatch`); `batch` is scratch space reused across calls.
+    public func appendParents(of children: ArraySlice<Hash32>, batch: inout HashBatch, to out: inout [Hash32]) {
+        var start = children.startIndex
+        var digests: [Hash32] = []
+        while children.endIndex - start >= 2 {
+            let pairs = min((children.endIndex - start) / 2, 2048)
+            batch.removeAll()
+            for p in 0..<pairs {
+                batch.append(0x01)
+                batch.append(children[start + 2 * p])
+                batch.append(children[start + 2 * p + 1])
+                batch.finishMessage()
+            }
+            batch.digests(into: &digests)
+            out.append(contentsOf: digests)
+            start += 2 * pairs
+        }
+    }
+
     /// `H(0x00 ‖ data)` for arbitrary leaf data.
     public func leaf(_ data: [UInt8]) -> Hash32 {
         algorithm.hash([0x00] + data)

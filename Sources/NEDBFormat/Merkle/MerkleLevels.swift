@@ -48,12 +48,40 @@ public struct MerkleLevels: Sendable, Equatable {
         levels[0].append(leaf)
     }
 
-    /// Computes every node completed by leaves appended with `appendDeferred`.
+    /// Computes every node completed by leaves appended with `appendDeferred`: leaf by leaf for a
+    /// few leaves, level by level with many nodes hashed at once (`HashBatch`) for many.
     public mutating func catchUp() {
+        if levels[0].count - builtLeaves >= 64 {
+            buildLevelByLevel()
+            return
+        }
         while builtLeaves < levels[0].count {
             builtLeaves += 1
             buildNodes(completedBy: builtLeaves)
         }
+    }
+
+    /// The same nodes `buildNodes` makes, computed a level at a time.
+    private mutating func buildLevelByLevel() {
+        let leafCount = UInt64(levels[0].count)
+        var batch = HashBatch(hasher.algorithm)
+        var level = 1
+        while true {
+            let target = Int(MerkleLevels.nodeCount(firstLeaf: firstLeaf, leafCount: leafCount, level: level))
+            if target == 0 { break }
+            if levels.count == level { levels.append([]) }
+            let have = levels[level].count
+            if have < target {
+                // Node k of this level has children 2k and 2k+1 one level down.
+                let childFirst = firstIndex(level: level - 1)
+                let k = firstIndex(level: level) + UInt64(have)
+                let from = Int(2 * k - childFirst)
+                let children = levels[level - 1][from..<(from + 2 * (target - have))]
+                hasher.appendParents(of: children, batch: &batch, to: &levels[level])
+            }
+            level += 1
+        }
+        builtLeaves = levels[0].count
     }
 
     private mutating func buildNodes(completedBy count: Int) {

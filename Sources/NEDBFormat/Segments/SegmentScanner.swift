@@ -86,35 +86,31 @@ public struct SegmentScanner {
 
     // MARK: Plain segments
 
-    /// Makes `buffer` hold [offset, offset+count) (or as much as exists before `end`).
+    /// Makes `buffer` hold [offset, offset+count) (or as much as exists before `end`). The window
+    /// moves into a new array (frames handed out keep the old one alive, so it is never copied).
     mutating func ensure(_ offset: UInt64, _ count: Int) throws(FormatError) {
         let have = bufferStart + UInt64(buffer.count)
         if offset >= bufferStart && offset + UInt64(count) <= have { return }
         let want = min(end, offset + UInt64(max(count, SegmentScanner.windowSize)))
-        if offset >= bufferStart && offset <= have {
-            buffer.removeFirst(Int(offset - bufferStart))
-        } else {
-            buffer.removeAll(keepingCapacity: true)
-        }
-        bufferStart = offset
-        let from = bufferStart + UInt64(buffer.count)
-        guard want > from else { return }
-        // Read straight into the window's spare capacity (no temporary array).
-        let kept = buffer.count
-        let count = Int(want - from)
-        buffer.append(contentsOf: repeatElement(0, count: count))
+        let kept: ArraySlice<UInt8> = offset >= bufferStart && offset <= have ? buffer[Int(offset - bufferStart)...] : []
+        let from = offset + UInt64(kept.count)
+        let readCount = want > from ? Int(want - from) : 0
         let file = segment.file
-        let result = buffer.withUnsafeMutableBytes { raw in
-            Result { () throws(SystemError) -> Int in
-                try file.read(at: from, into: UnsafeMutableRawBufferPointer(rebasing: raw[kept...]))
+        var failure: SystemError? = nil
+        let window = [UInt8](unsafeUninitializedCapacity: kept.count + readCount) { raw, initialized in
+            let space = UnsafeMutableRawBufferPointer(raw)
+            kept.withUnsafeBytes { space.copyMemory(from: $0) }
+            var got = 0
+            if readCount > 0 {
+                do throws(SystemError) { got = try file.read(at: from, into: UnsafeMutableRawBufferPointer(rebasing: space[kept.count...])) } catch {
+                    failure = error
+                }
             }
+            initialized = kept.count + got
         }
-        let got: Int
-        switch result {
-        case let .success(n): got = n
-        case let .failure(error): throw .system(error)
-        }
-        if got < count { buffer.removeLast(count - got) }
+        if let failure { throw .system(failure) }
+        buffer = window
+        bufferStart = offset
     }
 
     mutating func nextPlain() throws(FormatError) -> ScanEvent? {

@@ -55,7 +55,6 @@ extension StoreVerifier {
         result.sealed = segment.isSealed
         let full = options.mode == .full
         let hasher = MerkleHasher(header.hashAlgorithm)
-        let chainHasher = ChainHasher(header.hashAlgorithm)
         var offsets: [UInt64] = []
         var knownOffsets: [UInt64]? = nil
         // Quick mode trusts a sealed segment's stored Merkle levels (after their CRC check)
@@ -71,10 +70,9 @@ extension StoreVerifier {
         // has them (no second copy is built), otherwise into a fresh set of levels.
         let buildLevels = storedLevels == nil
         var levels = MerkleLevels(hasher: hasher, firstLeaf: header.firstSeq)
-        var stream = MerkleNodeStream(hasher: hasher, firstLeaf: header.firstSeq)
-        var streamMismatch: (level: Int, index: UInt64)? = nil
-        var scanner = segment.scanner(limitSeq: options.limitSeq, knownOffsets: knownOffsets)
-        var previous = header.previousChain
+        var storedMismatch: (level: Int, index: UInt64)? = nil
+        var scanner = PrehashingScanner(segment.scanner(limitSeq: options.limitSeq, knownOffsets: knownOffsets),
+                                        algorithm: header.hashAlgorithm, previous: header.previousChain, chainHashes: full)
         var expected = header.firstSeq
         var afterDamage = false
         var clean = true
@@ -82,7 +80,8 @@ extension StoreVerifier {
         let keyOptions = RecordCodec.Options(checkCanonicalDocuments: true)
         var bytesSinceReport: UInt64 = 0
         func decomposition(upTo end: UInt64) -> [(level: Int, hash: Hash32)] {
-            (buildLevels ? levels : storedLevels ?? levels).decomposition(upTo: end)
+            if buildLevels { levels.catchUp() }
+            return (buildLevels ? levels : storedLevels ?? levels).decomposition(upTo: end)
         }
         func endClean() {
             guard clean else { return }
@@ -101,12 +100,12 @@ extension StoreVerifier {
         }
 
         while true {
-            let event: ScanEvent?
-            do { event = try scanner.next() } catch {
+            let next: (event: ScanEvent, computed: Hash32?)?
+            do { next = try scanner.next() } catch {
                 problem(error)
                 break
             }
-            guard let event else { break }
+            guard let (event, computedChain) = next else { break }
             switch event {
             case let .damage(d):
                 result.damages.append(d)
@@ -127,8 +126,7 @@ extension StoreVerifier {
                     result.pruned += 1
                     result.maxPrunedSeq = frame.seq
                     if result.prunedLocation == nil { result.prunedLocation = at }
-                } else if full && !afterDamage {
-                    let computed = frame.withRecordBytes { chainHasher.chain(previous: previous, typeAndBody: $0) }
+                } else if full && !afterDamage, let computed = computedChain {
                     if computed != frame.view.storedChain {
                         problem(.hashMismatch(at, expected: computed, found: frame.view.storedChain))
                     }
@@ -151,13 +149,10 @@ extension StoreVerifier {
                 if contiguous {
                     offsets.append(frame.offset)
                     if buildLevels {
-                        levels.append(frame.view.storedChain)
-                    } else if full, let stored = storedLevels, streamMismatch == nil {
-                        stream.append(frame.view.storedChain) { level, index, hash in
-                            if streamMismatch == nil && stored.node(level: level, index: index) != hash {
-                                streamMismatch = (level, index)
-                            }
-                        }
+                        levels.appendDeferred(frame.view.storedChain)
+                    } else if full, let stored = storedLevels, storedMismatch == nil,
+                              stored.node(level: 0, index: frame.seq) != frame.view.storedChain {
+                        storedMismatch = (0, frame.seq)
                     }
                     result.records += 1
                     if result.firstSeq == nil { result.firstSeq = frame.seq }
@@ -165,10 +160,12 @@ extension StoreVerifier {
                     result.lastChain = frame.view.storedChain
                     if !checkpointSeqs.isEmpty && checkpointSeqs.contains(frame.seq) {
                         result.checkpointChains[frame.seq] = frame.view.storedChain
-                        if buildLevels { result.checkpointDecompositions[frame.seq] = levels.decomposition(upTo: frame.seq + 1) }
+                        if buildLevels {
+                            levels.catchUp()
+                            result.checkpointDecompositions[frame.seq] = levels.decomposition(upTo: frame.seq + 1)
+                        }
                     }
                 }
-                previous = frame.view.storedChain
                 expected = frame.seq &+ 1
                 afterDamage = false
                 bytesSinceReport += UInt64(frame.view.frameLength)
@@ -186,17 +183,41 @@ extension StoreVerifier {
                 result.checkpointDecompositions[seq] = stored.decomposition(upTo: seq + 1)
             }
         }
+        // The stored leaves matched the records one by one; every stored node above them must
+        // be the hash of its stored children (checked a level at a time, many nodes at once).
+        if full, !buildLevels, storedMismatch == nil, let stored = storedLevels {
+            storedMismatch = firstInnerMismatch(stored, leafCount: result.records)
+        }
         endClean()
         result.decomposition = decomposition(upTo: header.firstSeq + result.records)
         if let footer = segment.footer, result.damages.isEmpty,
            options.limitSeq == nil || (result.lastSeq ?? 0) >= footer.meta.lastSeq {
             checkFooter(footer, segment: segment, offsets: offsets, result: &result)
-            if full, let mismatch = streamMismatch {
+            if full, let mismatch = storedMismatch {
                 result.footerIssues.append(.footerMismatch(Location(file: path, offset: footer.dataEnd),
                     detail: "Merkle node (level \(mismatch.level), index \(mismatch.index)) differs from the records' hashes"))
             }
         }
         return result
+    }
+
+    /// The lowest-level stored node above the leaves that is not the hash of its two stored
+    /// children, among the nodes covering only the first `leafCount` leaves.
+    static func firstInnerMismatch(_ stored: MerkleLevels, leafCount: UInt64) -> (level: Int, index: UInt64)? {
+        var batch = HashBatch(stored.hasher.algorithm)
+        var computed: [Hash32] = []
+        for level in 1..<max(1, stored.levels.count) {
+            let first = stored.firstIndex(level: level)
+            let from = Int(2 * first - stored.firstIndex(level: level - 1))
+            // Clamped to what is stored (a footer claiming fewer records mismatches at level 0).
+            let n = min(Int(MerkleLevels.nodeCount(firstLeaf: stored.firstLeaf, leafCount: leafCount, level: level)),
+                        stored.levels[level].count, max(0, stored.levels[level - 1].count - from) / 2)
+            if n == 0 { break }
+            computed.removeAll(keepingCapacity: true)
+            stored.hasher.appendParents(of: stored.levels[level - 1][from..<(from + 2 * n)], batch: &batch, to: &computed)
+            for i in 0..<n where computed[i] != stored.levels[level][i] { return (level, first + UInt64(i)) }
+        }
+        return nil
     }
 
     /// Decodes a record for the checks that need its fields.
