@@ -74,7 +74,7 @@ extension LogStore {
             if mode.needsSync {
                 syncAppendersInFlight += 1
                 syncAppendersQueued += 1
-                leaderCondition.signal()
+                if leaderLingering && syncAppendersQueued >= syncAppendersInFlight { leaderCondition.signal() }
             }
             var done = false
             if !mode.needsSync && !flushing {
@@ -95,11 +95,14 @@ extension LogStore {
         let counted = needSync && ticket.records.count > 0
         mutex.lock()
         func finish() {
-            if counted { syncAppendersInFlight -= 1; leaderCondition.signal() }
+            if counted {
+                syncAppendersInFlight -= 1
+                if leaderLingering && syncAppendersQueued >= syncAppendersInFlight { leaderCondition.signal() }
+            }
             let wake = wakeList
             wakeList.removeAll()
             mutex.unlock()
-            for w in wake { w.semaphore.signal() }
+            Waiter.wake(wake)
         }
         var lingered = false
         while true {
@@ -111,8 +114,9 @@ extension LogStore {
                 let wake = wakeList
                 wakeList.removeAll()
                 mutex.unlock()
-                for w in wake { w.semaphore.signal() }
+                Waiter.wake(wake)
                 waiter.semaphore.wait()
+                waiter.wakeChildren()
                 // Woken as done (already uncounted by the waker) or failed: return without the lock.
                 if let error = waiter.error { throw error }
                 if !waiter.lead { return }
@@ -124,11 +128,13 @@ extension LogStore {
             if needSync && !lingered && syncAppendersQueued < syncAppendersInFlight {
                 lingered = true
                 let deadline = Clock.nanoseconds() + syncNanosEstimate / 2
+                leaderLingering = true
                 while syncAppendersQueued < syncAppendersInFlight && !flushing && failure == nil {
                     let left = deadline - Clock.nanoseconds()
                     if left <= 0 { break }
                     leaderCondition.wait(mutex, nanoseconds: left)
                 }
+                leaderLingering = false
                 continue
             }
             do throws(StoreError) { try leadFlushLocked(sync: needSync || waiters.contains { $0.needsSync }) } catch {
@@ -178,7 +184,7 @@ extension LogStore {
 
     /// Signals pending wakeups while holding the lock (rare paths: rotation, close, failures).
     func signalWakeListLocked() {
-        for w in wakeList { w.semaphore.signal() }
+        Waiter.wake(wakeList)
         wakeList.removeAll()
     }
 
@@ -200,9 +206,10 @@ extension LogStore {
             }
         }
         if !flushing, let next = remaining.first {
+            // Woken first, so the next flush starts while the others are still being woken.
             remaining.removeFirst()
             next.lead = true
-            wakeList.append(next)
+            wakeList.insert(next, at: 0)
         }
         waiters = remaining
     }

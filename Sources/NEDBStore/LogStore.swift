@@ -98,6 +98,8 @@ public final class LogStore: @unchecked Sendable {
     var syncAppendersInFlight = 0
     var syncAppendersQueued = 0
     var syncNanosEstimate = 100_000
+    /// A leader is waiting on `leaderCondition` for the appenders in flight to queue.
+    var leaderLingering = false
     /// Appenders sleeping until a flush covers their records, each on its own semaphore so a
     /// flush wakes exactly the satisfied ones (no thundering herd on the mutex).
     var waiters: [Waiter] = []
@@ -114,7 +116,29 @@ public final class LogStore: @unchecked Sendable {
         var lead = false
         /// Counted in `syncAppendersInFlight`; the waker uncounts it when its records are done.
         let counted: Bool
+        /// Waiters this one wakes as soon as it is woken (set before it is signalled).
+        var children: [Waiter] = []
         init(upTo: UInt64, needsSync: Bool, counted: Bool) { self.upTo = upTo; self.needsSync = needsSync; self.counted = counted }
+
+        /// Wakes a list of waiters as a binary tree: the caller signals the first two, and each
+        /// woken waiter signals two more, so a flush that satisfies many appenders does not
+        /// spend its time in one wake-up after another. The first waiter is woken first (a new
+        /// leader is put there).
+        static func wake(_ list: [Waiter]) {
+            guard !list.isEmpty else { return }
+            for (i, w) in list.enumerated() {
+                let first = 2 * i + 2
+                w.children = first < list.count ? Array(list[first..<min(first + 2, list.count)]) : []
+            }
+            for w in list.prefix(2) { w.semaphore.signal() }
+        }
+
+        /// Called by a waiter right after it is woken.
+        func wakeChildren() {
+            let children = self.children
+            self.children = []
+            for c in children { c.semaphore.signal() }
+        }
     }
     var stats = Statistics()
 
