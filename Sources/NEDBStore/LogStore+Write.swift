@@ -9,8 +9,8 @@ extension LogStore {
     /// they are as durable as `durability` asks. Seqs, times and transaction marks are assigned
     /// here; whatever the drafts carry in those fields is replaced.
     @discardableResult
-    public func append(_ drafts: [Record], durability: Durability? = nil) throws(StoreError) -> AppendResult {
-        let ticket = try enqueue(drafts, durability: durability)
+    public func append(_ drafts: consuming [Record], durability: Durability? = nil) throws(StoreError) -> AppendResult {
+        let ticket = try enqueue(consume drafts, durability: durability)
         try wait(for: ticket)
         return ticket.result
     }
@@ -25,25 +25,27 @@ extension LogStore {
     /// must then `wait(for:)`; until it returns the records are not acknowledged (nor visible).
     /// Replay protection and idempotency are checked here: a stale nonce throws, a repeated
     /// idempotency key returns `.duplicate` and buffers nothing.
-    public func enqueue(_ drafts: [Record], durability: Durability? = nil) throws(StoreError) -> AppendTicket {
+    public func enqueue(_ drafts: consuming [Record], durability: Durability? = nil) throws(StoreError) -> AppendTicket {
         let mode = durability ?? options.durability
-        guard !drafts.isEmpty else {
+        // Taken over (not copied) when the caller passes its last reference: seqs and times are
+        // then filled in place.
+        var records = consume drafts
+        guard !records.isEmpty else {
             return AppendTicket(result: .appended(seqs: []), records: [], upTo: 0, durability: mode, done: true)
         }
         return try mutex.locked { () throws(StoreError) -> AppendTicket in
             try checkWritableLocked()
-            if let seq = replay.duplicate(of: drafts) {
+            if let seq = replay.duplicate(of: records) {
                 // Acknowledged as soon as the original is.
                 return AppendTicket(result: .duplicate(seq: seq), records: [], upTo: seq + 1, durability: mode, done: false)
             }
-            try replay.checkNonces(drafts)
+            try replay.checkNonces(records)
             if let a = active, !a.accumulator.isEmpty, a.accumulator.dataEnd >= options.segmentSize {
                 try rotateLocked()
             }
             let time = max(options.clock(), lastTime)
             let first = nextSeq
-            var records = drafts
-            let mark = drafts.count > 1 ? TransactionMark(firstSeq: first, count: UInt32(drafts.count)) : nil
+            let mark = records.count > 1 ? TransactionMark(firstSeq: first, count: UInt32(records.count)) : nil
             for i in records.indices {
                 records[i].seq = first + UInt64(i)
                 records[i].time = time
@@ -55,17 +57,17 @@ extension LogStore {
             // Everything is validated: encoding can fail only if encryption itself fails, and
             // then nothing more may be written (the store fails rather than half-buffer).
             guard let a = active else { throw .closed }
-            for r in records {
+            for i in records.indices {
                 let before = pending.count
                 do throws(FormatError) {
-                    let chain = try encoder.append(r, to: &pending, validated: true)
-                    a.accumulator.add(frameLength: pending.count - before, seq: r.seq, time: r.time, chain: chain)
+                    let chain = try encoder.append(records[i], to: &pending, validated: true)
+                    a.accumulator.add(frameLength: pending.count - before, seq: first + UInt64(i), time: time, chain: chain)
                 } catch {
                     failure = SystemError(operation: "encode", path: a.path, errno: EIO)
                     throw .invalidRecord(error)
                 }
             }
-            for r in records where r.client != nil || r.idempotencyKey != nil { replay.apply(r) }
+            for i in records.indices where records[i].client != nil || records[i].idempotencyKey != nil { replay.apply(records[i]) }
             stats.records += UInt64(records.count)
             nextSeq += UInt64(records.count)
             lastTime = time
@@ -81,7 +83,7 @@ extension LogStore {
                 try flushLocked(sync: false)
                 done = true
             }
-            return AppendTicket(result: .appended(seqs: records.map(\.seq)), records: records, upTo: nextSeq,
+            return AppendTicket(result: .appended(seqs: Array(first..<nextSeq)), records: records, upTo: nextSeq,
                                 durability: mode, done: done)
         }
     }

@@ -27,8 +27,9 @@ struct ReplayTable: Sendable {
 
     /// The seq of an earlier record with one of these idempotency keys, if any.
     func duplicate(of records: [Record]) -> UInt64? {
-        for r in records {
-            if let k = r.idempotencyKey, let seq = idempotency[key(1, k)] { return seq }
+        // Indexed field reads: iterating `for r in records` would copy each (large) record.
+        for i in records.indices {
+            if let k = records[i].idempotencyKey, let seq = idempotency[key(1, k)] { return seq }
         }
         return nil
     }
@@ -36,8 +37,8 @@ struct ReplayTable: Sendable {
     /// Throws if a nonce is not above the client's last one (checking the batch in order).
     func checkNonces(_ records: [Record]) throws(StoreError) {
         var seen: [Key: UInt64] = [:]
-        for r in records {
-            guard let client = r.client, let nonce = r.nonce else { continue }
+        for i in records.indices {
+            guard let client = records[i].client, let nonce = records[i].nonce else { continue }
             let k = key(0, client)
             let last = seen[k] ?? nonces[k]
             if let last, nonce <= last { throw .staleNonce(client: client, nonce: nonce, last: last) }

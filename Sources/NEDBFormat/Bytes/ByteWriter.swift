@@ -9,6 +9,25 @@ public struct ByteWriter: Sendable {
 
     public var count: Int { bytes.count }
 
+    /// Continues writing at the end of existing bytes (moved in, not copied).
+    public init(continuing bytes: consuming [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// Moves the bytes out, leaving the writer empty.
+    public mutating func takeBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        swap(&out, &bytes)
+        return out
+    }
+
+    /// Overwrites 4 bytes at `offset` with a little-endian value.
+    public mutating func patchU32(_ v: UInt32, at offset: Int) {
+        withUnsafeBytes(of: v.littleEndian) { raw in
+            for i in 0..<4 { bytes[offset + i] = raw[i] }
+        }
+    }
+
     public mutating func u8(_ v: UInt8) { bytes.append(v) }
 
     public mutating func u16(_ v: UInt16) {

@@ -40,6 +40,32 @@ public enum Frame {
         return chain
     }
 
+    /// Appends a complete frame whose body `writeBody` writes straight into `buffer` (no
+    /// intermediate body array). Returns its chain hash.
+    @discardableResult
+    public static func append(type: RecordType, previous: Hash32, hasher: ChainHasher, to buffer: inout [UInt8],
+                              writeBody: (inout ByteWriter) -> Void) -> Hash32 {
+        var w = ByteWriter(continuing: buffer)
+        buffer = []
+        let start = w.count
+        w.u32(0)
+        w.u32(0)
+        w.u8(type.rawValue)
+        writeBody(&w)
+        w.patchU32(UInt32(w.count - start - headerLength), at: start)
+        var bytes = w.takeBytes()
+        let chain = bytes.withUnsafeBytes { raw in
+            hasher.chain(previous: previous, typeAndBody: UnsafeRawBufferPointer(rebasing: raw[(start + headerLength)...]))
+        }
+        chain.withBytes { bytes.append(contentsOf: $0) }
+        let crc = bytes.withUnsafeBytes { raw in crc32(frame: UnsafeRawBufferPointer(rebasing: raw[start...])) }
+        withUnsafeBytes(of: crc.littleEndian) { raw in
+            for i in 0..<4 { bytes[start + 4 + i] = raw[i] }
+        }
+        buffer = bytes
+        return chain
+    }
+
     /// Encodes one frame into a new array.
     public static func encode(type: RecordType, body: [UInt8], previous: Hash32, hasher: ChainHasher) -> (bytes: [UInt8], chain: Hash32) {
         var out: [UInt8] = []

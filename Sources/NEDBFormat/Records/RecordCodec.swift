@@ -12,11 +12,16 @@ public enum RecordCodec {
     /// The body bytes (without the type byte) of `record`, all fields.
     public static func encodeBody(_ record: Record) -> [UInt8] {
         var w = ByteWriter(capacity: 64 + (record.document?.count ?? 0))
+        encodeBody(record, into: &w)
+        return w.bytes
+    }
+
+    /// Appends the body bytes of `record` to `w`.
+    public static func encodeBody(_ record: Record, into w: inout ByteWriter) {
         w.u64(record.seq)
         w.i64(record.time)
         encodeFields(record, into: &w) { _ in true }
         if let raw = record.unknownFieldBytes { w.append(raw) }
-        return w.bytes
     }
 
     /// Writes the fields of `record` whose tag passes `include`, in ascending tag order,
@@ -448,7 +453,9 @@ extension RecordCodec {
     /// writer never produces a record that readers reject. Documents must be canonical objects.
     public static func validateForWriting(_ record: Record, checkDocument: Bool = true) throws(FormatError) {
         let r = record
-        let fail: (String) -> FormatError = { .malformed(Location(seq: record.seq), detail: $0) }
+        let seq = record.seq
+        // A local function capturing only the seq (a closure capturing the record would copy it).
+        func fail(_ detail: String) -> FormatError { .malformed(Location(seq: seq), detail: detail) }
         if checkDocument, let d = r.document {
             guard case .object? = try? JSONParser.parse(d) else { throw fail("document must be a JSON object") }
             guard let parsed = try? JSONParser.parse(d), JCS.serialize(parsed) == d else {

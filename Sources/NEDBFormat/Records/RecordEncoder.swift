@@ -24,13 +24,13 @@ public final class RecordEncoder {
     public func append(_ record: Record, to buffer: inout [UInt8], nonce: [UInt8]? = nil,
                        validated: Bool = false) throws(FormatError) -> Hash32 {
         if !validated { try RecordCodec.validateForWriting(record, checkDocument: checkDocuments) }
-        var stored = record
         if let keyring, record.type.isSealedWhenEncrypted {
             guard let key = keyring.current else { throw .wrongKey(Location(seq: record.seq), detail: "no data key available") }
-            stored = try RecordSealer.seal(record, with: key, storeId: storeId, nonce: nonce)
+            let sealed = try RecordSealer.seal(record, with: key, storeId: storeId, nonce: nonce)
+            chain = Frame.append(type: sealed.type, previous: chain, hasher: hasher, to: &buffer) { RecordCodec.encodeBody(sealed, into: &$0) }
+        } else {
+            chain = Frame.append(type: record.type, previous: chain, hasher: hasher, to: &buffer) { RecordCodec.encodeBody(record, into: &$0) }
         }
-        let body = RecordCodec.encodeBody(stored)
-        chain = Frame.append(type: stored.type, body: body, previous: chain, hasher: hasher, to: &buffer)
         return chain
     }
 
