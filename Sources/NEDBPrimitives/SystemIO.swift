@@ -36,9 +36,14 @@ public protocol WritableFile: ReadableFile {
     /// fdatasync(2): the written data (and the size) reach stable storage.
     func sync() throws(SystemError)
     func truncate(to size: UInt64) throws(SystemError)
+    /// A memory mapping for appending at the end of this file, or nil when the file cannot be
+    /// written that way (then `write` is the only way). `reserve` is the address space to map.
+    func appendMapping(reserve: Int) -> AppendMapping?
 }
 
 extension WritableFile {
+    public func appendMapping(reserve: Int) -> AppendMapping? { nil }
+
     public func write(_ bytes: [UInt8], at offset: UInt64) throws(SystemError) {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(SystemError) in try write(raw, at: offset) }
@@ -267,6 +272,11 @@ public final class PosixFile: WritableFile, @unchecked Sendable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SystemError(operation: "fstat", path: path, errno: errno) }
         return UInt64(st.st_size)
+    }
+
+    public func appendMapping(reserve: Int) -> AppendMapping? {
+        guard let size = try? size() else { return nil }
+        return AppendMapping(fd: fd, path: path, size: size, reserve: reserve)
     }
 
     public func read(at offset: UInt64, count: Int) throws(SystemError) -> [UInt8] {

@@ -160,7 +160,7 @@ extension LogStore {
         var error: SystemError? = nil
         let started = Clock.nanoseconds()
         do {
-            if !bytes.isEmpty { try file.write(bytes, at: offset) }
+            if !bytes.isEmpty { try a.write(bytes, at: offset) }
             if sync { try file.sync() }
         } catch let e {
             error = e
@@ -221,7 +221,7 @@ extension LogStore {
         guard let a = active else { return }
         if pending.isEmpty && (!sync || syncedUpTo >= writtenUpTo) { return }
         do {
-            if !pending.isEmpty { try a.file.write(pending, at: a.fileEnd) }
+            if !pending.isEmpty { try a.write(pending, at: a.fileEnd) }
             if sync { try a.file.sync() }
         } catch {
             failure = error
@@ -272,6 +272,7 @@ extension LogStore {
         guard let old = active, !old.accumulator.isEmpty else { return }
         let footer = old.accumulator.footer().encode(dataEnd: old.fileEnd)
         do {
+            try old.finishAppends()          // reserved space is cut off before the footer
             try old.file.write(footer, at: old.fileEnd)
             try old.file.sync()
         } catch {
@@ -310,7 +311,8 @@ extension LogStore {
             throw .failed(error)
         }
         active = ActiveSegment(path: path, header: header, file: file,
-                               accumulator: SegmentAccumulator(header: header, frontier: frontier), fileEnd: UInt64(bytes.count))
+                               accumulator: SegmentAccumulator(header: header, frontier: frontier), fileEnd: UInt64(bytes.count),
+                               mapped: options.mappedAppends, segmentSize: options.segmentSize)
     }
 
     /// Manifest entries for the current segments.

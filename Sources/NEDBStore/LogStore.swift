@@ -195,6 +195,15 @@ public final class LogStore: @unchecked Sendable {
                     try flushLocked(sync: true)
                     try writeReplayIndexLocked()
                 }
+                // Cut the reserved space off: a closed store's active segment ends with its data.
+                if let active {
+                    do throws(SystemError) {
+                        try active.finishAppends()
+                        try active.file.sync()
+                    } catch {
+                        throw .io(error)
+                    }
+                }
             }
             if let active {
                 active.file.close()

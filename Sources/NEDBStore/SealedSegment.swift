@@ -101,11 +101,43 @@ final class ActiveSegment {
     /// Bytes of the file written so far (header included).
     var fileEnd: UInt64
 
-    init(path: String, header: SegmentHeader, file: WritableFile, accumulator: SegmentAccumulator, fileEnd: UInt64) {
+    /// Appends go through this mapping when the store uses mapped appends.
+    private var mapping: AppendMapping?
+
+    init(path: String, header: SegmentHeader, file: WritableFile, accumulator: SegmentAccumulator, fileEnd: UInt64,
+         mapped: Bool, segmentSize: UInt64) {
         self.path = path
         self.header = header
         self.file = file
         self.accumulator = accumulator
         self.fileEnd = fileEnd
+        if mapped {
+            // Address space for a full segment plus a large last flush; grown if ever exceeded.
+            let reserve = Int(min(segmentSize, 1 << 40)) + (64 << 20)
+            mapping = file.appendMapping(reserve: reserve)
+        }
+    }
+
+    /// Writes flushed frames at `offset` (the current end of the data).
+    func write(_ bytes: [UInt8], at offset: UInt64) throws(SystemError) {
+        guard let mapping else {
+            try file.write(bytes, at: offset)
+            return
+        }
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(SystemError) in try mapping.write(raw, at: offset) }
+        }
+        try result.get()
+    }
+
+    /// Ends mapped appends and cuts off any reserved zero bytes after `fileEnd`. Called before
+    /// the footer is written and on close; later writes use `pwrite`.
+    func finishAppends() throws(SystemError) {
+        if let mapping {
+            self.mapping = nil
+            try mapping.finish(truncatingTo: fileEnd)
+        } else if try file.size() > fileEnd {
+            try file.truncate(to: fileEnd)      // reserved space left by an earlier writer
+        }
     }
 }

@@ -315,7 +315,8 @@ struct StoreOpener {
         store.lastTime = max(store.lastTime, accumulator.lastTime)
         let handle = try fs.openForWriting(file.path, create: false)
         store.active = ActiveSegment(path: file.path, header: header, file: handle, accumulator: accumulator,
-                                     fileEnd: accumulator.dataEnd)
+                                     fileEnd: accumulator.dataEnd, mapped: options.mappedAppends && !options.readOnly,
+                                     segmentSize: options.segmentSize)
         return records
     }
 

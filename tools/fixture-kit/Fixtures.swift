@@ -114,10 +114,19 @@ public enum Fixtures {
 
         try small.write(to: try fresh("torn-tail-zeros"))
         bytes = try FileEdits.read(segment("torn-tail-zeros", 0))
+        let lastFrame = try FileEdits.frames(in: segment("torn-tail-zeros", 0)).last!
+        for i in (lastFrame.offset + 8)..<bytes.count { bytes[i] = 0 }
         bytes.append(contentsOf: [UInt8](repeating: 0, count: 300))
         try FileEdits.write(bytes, to: segment("torn-tail-zeros", 0))
-        out.append(Expectation(name: "torn-tail-zeros", description: "300 zero bytes after the last record (an extended but unwritten tail)",
-                               errors: ["torn_tail"], primary: "torn_tail", headSeq: 24))
+        out.append(Expectation(name: "torn-tail-zeros", description: "the last record's header reached the disk but its bytes are zeros, then 300 zero bytes (a file extended but not written)",
+                               errors: ["torn_tail"], primary: "torn_tail", headSeq: 23))
+
+        try small.write(to: try fresh("reserved-tail"))
+        bytes = try FileEdits.read(segment("reserved-tail", 0))
+        bytes.append(contentsOf: [UInt8](repeating: 0, count: 4096))
+        try FileEdits.write(bytes, to: segment("reserved-tail", 0))
+        out.append(Expectation(name: "reserved-tail", description: "4096 zero bytes after the last record of the active segment: space a writer reserved ahead of its appends (§13.1), not damage",
+                               errors: [], primary: nil, headSeq: 24))
 
         // Corruption and tampering in the active segment of the small store.
         let frames = try FileEdits.frames(in: segment("valid-small", 0))

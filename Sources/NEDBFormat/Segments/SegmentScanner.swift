@@ -61,6 +61,9 @@ public struct SegmentScanner {
     /// The seq the next frame should have (used to filter resync candidates).
     public internal(set) var expectedSeq: UInt64
     var finished = false
+    /// Zero bytes found after the last frame of an unsealed segment: space a writer reserved
+    /// ahead of its appends (spec/FORMAT.md §13.1), the end of the data rather than damage.
+    public private(set) var reservedBytes: UInt64 = 0
     // Compressed segments.
     var nextBlockOffset: UInt64
     var logicalOffset: UInt64
@@ -124,6 +127,13 @@ public struct SegmentScanner {
             position = Int(offset - bufferStart)
             parse = buffer.withUnsafeBytes { Frame.parse($0, at: position) }
         }
+        if case .frame(let view) = parse, view.crcValid {
+            // handled below
+        } else if !segment.isSealed, try zerosToEnd(from: offset) {
+            reservedBytes = end - offset
+            finished = true
+            return nil
+        }
         let failure: FormatError
         let at = Location(file: segment.path, offset: offset, seq: expectedSeq)
         switch parse {
@@ -149,6 +159,32 @@ public struct SegmentScanner {
             finished = true
         }
         return .damage(ScanDamage(start: offset, end: resume ?? end, reason: failure, reachesEnd: resume == nil))
+    }
+
+    /// Whether every byte from `offset` to the end of the data is zero.
+    mutating func zerosToEnd(from offset: UInt64) throws(FormatError) -> Bool {
+        var at = offset
+        while at < end {
+            let n = Int(min(end - at, UInt64(SegmentScanner.windowSize)))
+            try ensure(at, n)
+            let p = Int(at - bufferStart)
+            guard buffer.count - p >= n else { return false }
+            let zero = buffer.withUnsafeBytes { raw -> Bool in
+                var i = p
+                while i + 8 <= p + n {
+                    if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+                    i += 8
+                }
+                while i < p + n {
+                    if raw[i] != 0 { return false }
+                    i += 1
+                }
+                return true
+            }
+            if !zero { return false }
+            at += UInt64(n)
+        }
+        return true
     }
 
     /// The offset of the next valid frame after damage at `start`, or nil.
