@@ -242,8 +242,10 @@ struct Dump: ParsableCommand {
                 }
                 o["records_readable"] = .number(Double(count))
                 o["damage"] = .array(damage)
+                o["reserved_bytes"] = .number(Double(scanner.reservedBytes))
                 segs.append(.object(o))
-                text.insert(line + "; \(count) readable records", at: text.count - damage.count)
+                let reserved = scanner.reservedBytes > 0 ? "; \(scanner.reservedBytes) reserved zero bytes after the last record (§13.1)" : ""
+                text.insert(line + "; \(count) readable records" + reserved, at: text.count - damage.count)
             } catch {
                 problems.append(error)
                 segs.append(.object(["name": .string(name), "error": ReportJSON.issue(error)]))
