@@ -19,6 +19,9 @@ public final class AppendMapping: @unchecked Sendable {
     public private(set) var allocated: UInt64
     /// How far ahead of the data the file is extended at a time.
     public static let chunk: UInt64 = 1 << 20
+    /// Fault injection for tests: extending the file past this size fails with ENOSPC, as on a
+    /// full disk.
+    public var allocationLimit: UInt64?
 
     /// Maps `fd` (open read-write, `size` bytes long) with room for `reserve` bytes of address
     /// space (grown when needed). Returns nil when the file system cannot map or allocate
@@ -54,6 +57,7 @@ public final class AppendMapping: @unchecked Sendable {
     /// Extends the file with allocated zero blocks to cover `end` plus a chunk.
     private func allocate(upTo end: UInt64) throws(SystemError) {
         let target = (end / AppendMapping.chunk + 1) * AppendMapping.chunk
+        if let limit = allocationLimit, target > limit { throw SystemError(operation: "fallocate", path: path, errno: ENOSPC) }
         let result = posix_fallocate(fd, off_t(allocated), off_t(target - allocated))
         guard result == 0 else { throw SystemError(operation: "fallocate", path: path, errno: result) }
         allocated = target

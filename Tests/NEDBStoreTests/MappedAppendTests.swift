@@ -83,3 +83,78 @@ import NEDBFormat
         }
     }
 }
+
+/// Real files whose append mappings run out of space at a given size (a full disk).
+final class FullDiskFileSystem: FileSystem, @unchecked Sendable {
+    let base = PosixFileSystem()
+    let limit: UInt64
+    init(limit: UInt64) { self.limit = limit }
+
+    func openForReading(_ path: String) throws(SystemError) -> ReadableFile { try base.openForReading(path) }
+    func openForWriting(_ path: String, create: Bool) throws(SystemError) -> WritableFile {
+        FullDiskFile(inner: try base.openForWriting(path, create: create), limit: limit)
+    }
+    func listDirectory(_ path: String) throws(SystemError) -> [String] { try base.listDirectory(path) }
+    func createDirectory(_ path: String) throws(SystemError) { try base.createDirectory(path) }
+    func rename(_ from: String, to: String) throws(SystemError) { try base.rename(from, to: to) }
+    func remove(_ path: String) throws(SystemError) { try base.remove(path) }
+    func syncDirectory(_ path: String) throws(SystemError) { try base.syncDirectory(path) }
+    func exists(_ path: String) -> Bool { base.exists(path) }
+    func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
+    func lock(_ path: String, owner: String) throws(SystemError) -> FileLock { try base.lock(path, owner: owner) }
+}
+
+final class FullDiskFile: WritableFile, @unchecked Sendable {
+    let inner: WritableFile
+    let limit: UInt64
+    init(inner: WritableFile, limit: UInt64) { self.inner = inner; self.limit = limit }
+    var path: String { inner.path }
+    func size() throws(SystemError) -> UInt64 { try inner.size() }
+    func read(at offset: UInt64, count: Int) throws(SystemError) -> [UInt8] { try inner.read(at: offset, count: count) }
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        try inner.read(at: offset, into: buffer)
+    }
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(SystemError) { try inner.write(bytes, at: offset) }
+    func sync() throws(SystemError) { try inner.sync() }
+    func truncate(to size: UInt64) throws(SystemError) { try inner.truncate(to: size) }
+    func close() { inner.close() }
+    func appendMapping(reserve: Int) -> AppendMapping? {
+        let mapping = inner.appendMapping(reserve: reserve)
+        mapping?.allocationLimit = limit
+        return mapping
+    }
+}
+
+extension MappedAppendTests {
+    /// When the file cannot be extended, the append fails, nothing after the last acknowledged
+    /// record is acknowledged, and the store reopens with every acknowledged record.
+    @Test(arguments: [Durability.none, .batch])
+    func fullDiskFailsTheStoreAndLosesNothingAcknowledged(durability: Durability) throws {
+        let dir = TempDir()
+        var options = testOptions(FullDiskFileSystem(limit: 2 << 20))
+        options.durability = durability
+        let store = try LogStore.open(dir.path, options: options)
+        var acknowledged: UInt64 = 0
+        var failure: StoreError? = nil
+        for i in 1...20_000 {
+            do {
+                if case let .appended(seqs) = try store.append(put("users", "u\(i)", ["pad": .string(String(repeating: "x", count: 200))])) {
+                    acknowledged = seqs[0]
+                }
+            } catch {
+                failure = error
+                break
+            }
+        }
+        let error = try #require(failure, "a 2 MiB disk must fill up")
+        #expect("\(error)".contains("fallocate"), "\(error)")
+        #expect(acknowledged > 1000)
+        #expect(throws: StoreError.self) { try store.append(put("users", "late", [:])) }
+        try? store.close()
+        let reopened = try LogStore.open(dir.path, options: testOptions())
+        #expect(reopened.lastSeq == acknowledged)
+        #expect(try reopened.record(acknowledged).id == "u\(acknowledged)")
+        try reopened.close()
+        #expect(StoreVerifier.verify(directory: dir.path).ok)
+    }
+}
