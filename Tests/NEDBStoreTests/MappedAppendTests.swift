@@ -85,39 +85,21 @@ import NEDBFormat
 }
 
 /// Real files whose append mappings run out of space at a given size (a full disk).
-final class FullDiskFileSystem: FileSystem, @unchecked Sendable {
-    let base = PosixFileSystem()
+final class FullDiskFileSystem: ForwardingFileSystem, @unchecked Sendable {
+    let forwarded: FileSystem = PosixFileSystem()
     let limit: UInt64
     init(limit: UInt64) { self.limit = limit }
 
-    func openForReading(_ path: String) throws(SystemError) -> ReadableFile { try base.openForReading(path) }
     func openForWriting(_ path: String, create: Bool) throws(SystemError) -> WritableFile {
-        FullDiskFile(inner: try base.openForWriting(path, create: create), limit: limit)
+        FullDiskFile(inner: try forwarded.openForWriting(path, create: create), limit: limit)
     }
-    func listDirectory(_ path: String) throws(SystemError) -> [String] { try base.listDirectory(path) }
-    func createDirectory(_ path: String) throws(SystemError) { try base.createDirectory(path) }
-    func rename(_ from: String, to: String) throws(SystemError) { try base.rename(from, to: to) }
-    func remove(_ path: String) throws(SystemError) { try base.remove(path) }
-    func syncDirectory(_ path: String) throws(SystemError) { try base.syncDirectory(path) }
-    func exists(_ path: String) -> Bool { base.exists(path) }
-    func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
-    func lock(_ path: String, owner: String) throws(SystemError) -> FileLock { try base.lock(path, owner: owner) }
 }
 
-final class FullDiskFile: WritableFile, @unchecked Sendable {
+final class FullDiskFile: ForwardingFile, @unchecked Sendable {
     let inner: WritableFile
     let limit: UInt64
     init(inner: WritableFile, limit: UInt64) { self.inner = inner; self.limit = limit }
-    var path: String { inner.path }
-    func size() throws(SystemError) -> UInt64 { try inner.size() }
-    func read(at offset: UInt64, count: Int) throws(SystemError) -> [UInt8] { try inner.read(at: offset, count: count) }
-    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
-        try inner.read(at: offset, into: buffer)
-    }
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(SystemError) { try inner.write(bytes, at: offset) }
-    func sync() throws(SystemError) { try inner.sync() }
-    func truncate(to size: UInt64) throws(SystemError) { try inner.truncate(to: size) }
-    func close() { inner.close() }
+
     func appendMapping(reserve: Int) -> AppendMapping? {
         let mapping = inner.appendMapping(reserve: reserve)
         mapping?.allocationLimit = limit

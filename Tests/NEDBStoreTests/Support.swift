@@ -28,8 +28,43 @@ func testOptions(_ fs: FileSystem = PosixFileSystem()) -> StoreOptions {
     return o
 }
 
+/// A file system that passes every call to another; conformers override what they change.
+protocol ForwardingFileSystem: FileSystem {
+    var forwarded: FileSystem { get }
+}
+
+extension ForwardingFileSystem {
+    func openForReading(_ path: String) throws(SystemError) -> ReadableFile { try forwarded.openForReading(path) }
+    func listDirectory(_ path: String) throws(SystemError) -> [String] { try forwarded.listDirectory(path) }
+    func createDirectory(_ path: String) throws(SystemError) { try forwarded.createDirectory(path) }
+    func rename(_ from: String, to: String) throws(SystemError) { try forwarded.rename(from, to: to) }
+    func remove(_ path: String) throws(SystemError) { try forwarded.remove(path) }
+    func syncDirectory(_ path: String) throws(SystemError) { try forwarded.syncDirectory(path) }
+    func exists(_ path: String) -> Bool { forwarded.exists(path) }
+    func isDirectory(_ path: String) -> Bool { forwarded.isDirectory(path) }
+    func lock(_ path: String, owner: String) throws(SystemError) -> FileLock { try forwarded.lock(path, owner: owner) }
+}
+
+/// A file that passes every call to another; conformers override what they change.
+protocol ForwardingFile: WritableFile {
+    var inner: WritableFile { get }
+}
+
+extension ForwardingFile {
+    var path: String { inner.path }
+    func size() throws(SystemError) -> UInt64 { try inner.size() }
+    func read(at offset: UInt64, count: Int) throws(SystemError) -> [UInt8] { try inner.read(at: offset, count: count) }
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        try inner.read(at: offset, into: buffer)
+    }
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(SystemError) { try inner.write(bytes, at: offset) }
+    func sync() throws(SystemError) { try inner.sync() }
+    func truncate(to size: UInt64) throws(SystemError) { try inner.truncate(to: size) }
+    func close() { inner.close() }
+}
+
 /// A file system that fails on demand, and can forget unsynced writes (a simulated power loss).
-final class FaultyFileSystem: FileSystem, @unchecked Sendable {
+final class FaultyFileSystem: ForwardingFileSystem, @unchecked Sendable {
     enum Fault { case failSync, shortWrite, noSpace }
 
     let base: MemoryFileSystem
@@ -41,6 +76,7 @@ final class FaultyFileSystem: FileSystem, @unchecked Sendable {
     var failAfterWrites: Int? = nil
 
     init(base: MemoryFileSystem = MemoryFileSystem()) { self.base = base }
+    var forwarded: FileSystem { base }
 
     func inject(_ fault: Fault) { mutex.lock(); faults.append(fault); mutex.unlock() }
 
@@ -58,36 +94,23 @@ final class FaultyFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func openForReading(_ path: String) throws(SystemError) -> ReadableFile { try base.openForReading(path) }
-
     func openForWriting(_ path: String, create: Bool) throws(SystemError) -> WritableFile {
         FaultyFile(inner: try base.openForWriting(path, create: create), fs: self, path: path)
     }
 
-    func listDirectory(_ path: String) throws(SystemError) -> [String] { try base.listDirectory(path) }
-    func createDirectory(_ path: String) throws(SystemError) { try base.createDirectory(path) }
     func rename(_ from: String, to: String) throws(SystemError) {
         try base.rename(from, to: to)
         mutex.lock(); durable[to] = base.contents(to); durable[from] = nil; mutex.unlock()
     }
-    func remove(_ path: String) throws(SystemError) { try base.remove(path) }
     func syncDirectory(_ path: String) throws(SystemError) {}
-    func exists(_ path: String) -> Bool { base.exists(path) }
-    func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
-    func lock(_ path: String, owner: String) throws(SystemError) -> FileLock { try base.lock(path, owner: owner) }
 }
 
-final class FaultyFile: WritableFile, @unchecked Sendable {
+final class FaultyFile: ForwardingFile, @unchecked Sendable {
     let inner: WritableFile
     let fs: FaultyFileSystem
     let path: String
     init(inner: WritableFile, fs: FaultyFileSystem, path: String) { self.inner = inner; self.fs = fs; self.path = path }
 
-    func size() throws(SystemError) -> UInt64 { try inner.size() }
-    func read(at offset: UInt64, count: Int) throws(SystemError) -> [UInt8] { try inner.read(at: offset, count: count) }
-    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
-        try inner.read(at: offset, into: buffer)
-    }
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(SystemError) {
         if fs.takeFault({ $0 == .noSpace }) != nil { throw SystemError(operation: "pwrite", path: path, errno: ENOSPC) }
         if fs.takeFault({ $0 == .shortWrite }) != nil {
@@ -100,6 +123,4 @@ final class FaultyFile: WritableFile, @unchecked Sendable {
         if fs.takeFault({ $0 == .failSync }) != nil { throw SystemError(operation: "fdatasync", path: path, errno: EIO) }
         fs.mutex.lock(); fs.durable[path] = fs.base.contents(path); fs.mutex.unlock()
     }
-    func truncate(to size: UInt64) throws(SystemError) { try inner.truncate(to: size) }
-    func close() { inner.close() }
 }

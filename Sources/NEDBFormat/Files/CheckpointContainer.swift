@@ -179,10 +179,25 @@ public enum CheckpointContainer {
     }
 
     static func pageHashes(_ payload: [UInt8], algorithm: HashAlgorithm) -> [Hash32] {
-        stride(from: 0, to: payload.count, by: CheckpointHeader.pageSize).map { start in
+        payload.withUnsafeBytes { pageHashes(UnsafeRawBufferPointer(rebasing: $0[...]), firstPage: 0,
+                                             count: (payload.count + CheckpointHeader.pageSize - 1) / CheckpointHeader.pageSize,
+                                             algorithm: algorithm) }
+    }
+
+    /// `H(pageDomain ‖ page)` for `count` pages of `payload` from `firstPage` on (the last page may be
+    /// short), many pages hashed at once (`HashBatch`).
+    static func pageHashes(_ payload: UnsafeRawBufferPointer, firstPage: Int, count: Int, algorithm: HashAlgorithm) -> [Hash32] {
+        var batch = HashBatch(algorithm)
+        for page in firstPage..<(firstPage + count) {
+            let start = page * CheckpointHeader.pageSize
             let end = min(payload.count, start + CheckpointHeader.pageSize)
-            return algorithm.hash([CheckpointHeader.pageDomain] + Array(payload[start..<end]))
+            batch.append(CheckpointHeader.pageDomain)
+            batch.append(UnsafeRawBufferPointer(rebasing: payload[start..<end]))
+            batch.finishMessage()
         }
+        var out: [Hash32] = []
+        batch.digests(into: &out)
+        return out
     }
 
     static func checkpointHash(header: [UInt8], groups: [Hash32], algorithm: HashAlgorithm) -> Hash32 {
@@ -319,8 +334,22 @@ public final class CheckpointFile: @unchecked Sendable {
         mutex.locked { verified[page] = true }
     }
 
+    /// Checks every page, a group of pages at a time with their hashes computed together.
     public func verifyAllPages() throws(FormatError) {
-        for page in 0..<pageCount { try verifyPage(page) }
+        let perGroup = CheckpointHeader.pagesPerGroup
+        for group in 0..<((pageCount + perGroup - 1) / perGroup) {
+            let expected = try pages(ofGroup: group)
+            let first = group * perGroup
+            let computed = bytes.withBytes { raw in
+                CheckpointContainer.pageHashes(UnsafeRawBufferPointer(rebasing: raw[CheckpointHeader.length..<(CheckpointHeader.length + payloadLength)]),
+                                               firstPage: first, count: expected.count, algorithm: header.hashAlgorithm)
+            }
+            if let i = (0..<expected.count).first(where: { computed[$0] != expected[$0] }) {
+                throw .checkpointMismatch(Location(file: file, offset: UInt64(CheckpointHeader.length + (first + i) * CheckpointHeader.pageSize)),
+                                          detail: "checkpoint page \(first + i) does not match its hash")
+            }
+            mutex.locked { for i in 0..<expected.count { verified[first + i] = true } }
+        }
     }
 
     /// The raw payload (for encrypted or compressed checkpoints, which are read whole).

@@ -21,14 +21,15 @@ public enum StoreVerifier {
             return report
         }
         // Checkpoints first, so segment scans can note the chain hashes they bind to.
-        var checkpointFiles: [(name: String, header: CheckpointHeader, hash: Hash32, payload: [UInt8])] = []
+        var checkpointFiles: [(name: String, header: CheckpointHeader, file: CheckpointFile)] = []
         if options.checkCheckpoints {
             for name in layout.checkpointNames(fs: fs) {
                 let path = PathUtil.join(layout.checkpoints, name)
                 do {
-                    let bytes = try fs.readAll(path)
-                    let parsed = try CheckpointContainer.parse(bytes, file: path)
-                    checkpointFiles.append((name, parsed.header, parsed.hash, parsed.payload))
+                    // Mapped, not read: only the pages are hashed, and only a state check copies.
+                    let opened = try CheckpointFile(bytes: try fs.map(path), file: path)
+                    try opened.verifyAllPages()
+                    checkpointFiles.append((name, opened.header, opened))
                 } catch let e as FormatError {
                     issues.append(e)
                     report.checkpoints.append(CheckpointSummary(name: name, seq: CheckpointContainer.parseName(name), valid: false))
@@ -298,7 +299,7 @@ public enum StoreVerifier {
         }
     }
 
-    static func checkCheckpoints(_ files: [(name: String, header: CheckpointHeader, hash: Hash32, payload: [UInt8])],
+    static func checkCheckpoints(_ files: [(name: String, header: CheckpointHeader, file: CheckpointFile)],
                                  layout: StoreLayout, joined: Joined, options: VerifyOptions,
                                  report: inout VerifyReport, issues: inout [FormatError]) {
         for file in files {
@@ -324,7 +325,7 @@ public enum StoreVerifier {
                 }
             }
             if problem == nil, options.mode == .full, let hook = options.checkpointState {
-                problem = hook(h, file.payload, path)
+                problem = hook(h, file.file.bytes.slice(CheckpointHeader.length, file.file.payloadLength), path)
             }
             if let problem { issues.append(problem) }
             report.checkpoints.append(CheckpointSummary(name: file.name, seq: h.seq, valid: problem == nil))
