@@ -81,6 +81,15 @@ do {
             let t = try Clock.time { for _ in 0..<20_000 { rows += try db.query(text).count } }
             print("\(text): \(fmt(t / 20_000 * 1e6, 2)) µs per query, \(rows / 20_000) rows")
             tables = []
+        case "reopen-loop":      // profiling aid: load the engine dataset once, then close and reopen it repeatedly
+            let data = EngineDataset(count: quick ? 10_000 : 100_000, quick: quick)
+            let subject = NEDBSubject()
+            let dir = scratch + "/reopen-loop"
+            try subject.load(data, directory: dir)
+            var times: [Double] = []
+            for _ in 0..<(getenv("NEDB_COUNT").flatMap { Int(String(cString: $0)) } ?? 40) { times.append(try subject.reopen(directory: dir)) }
+            print("reopen ms: " + times.map { fmt($0, 2) }.joined(separator: " "))
+            tables = []
         case "verify-loop":      // profiling aid: verify a directory repeatedly
             guard let directory = arguments.last, arguments.count > 1 else { print("usage: nedb-bench verify-loop DIR"); exit(2) }
             for _ in 0..<20 { _ = StoreVerifier.verify(directory: directory) }

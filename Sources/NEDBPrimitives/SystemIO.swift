@@ -217,9 +217,11 @@ public struct PosixFileSystem: FileSystem {
             let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingNewlines : "unknown"
             throw SystemError(operation: "lock", path: "\(path) held by \(holder)", errno: code)
         }
-        _ = ftruncate(fd, 0)
+        // Overwrite, then cut to length: cheaper than truncating to zero first (which frees the
+        // file's block and journals it) when the previous owner text had the same length.
         let text = Array((owner + "\n").utf8)
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        _ = ftruncate(fd, off_t(text.count))
         return PosixLock(fd: fd)
     }
 }
