@@ -47,7 +47,8 @@ do {
             tables = []
         case "append-loop":      // profiling aid: 100K appends with durability none
             let docs = StoreBench.documents(1000)
-            print(try StoreBench.appendRate(dir: scratch + "/append-loop", durability: .none, writers: 1, count: 100_000, docs: docs))
+            let count = getenv("NEDB_COUNT").flatMap { Int(String(cString: $0)) } ?? 100_000
+            print(try StoreBench.appendRate(dir: scratch + "/append-loop", durability: .none, writers: 1, count: count, docs: docs))
             tables = []
         case "batch-loop":       // profiling aid: 64 writers, durability batch
             let docs = StoreBench.documents(1000)

@@ -21,13 +21,6 @@ public struct ByteWriter: Sendable {
         return out
     }
 
-    /// Overwrites 4 bytes at `offset` with a little-endian value.
-    public mutating func patchU32(_ v: UInt32, at offset: Int) {
-        withUnsafeBytes(of: v.littleEndian) { raw in
-            for i in 0..<4 { bytes[offset + i] = raw[i] }
-        }
-    }
-
     public mutating func u8(_ v: UInt8) { bytes.append(v) }
 
     public mutating func u16(_ v: UInt16) {

@@ -40,29 +40,28 @@ public enum Frame {
         return chain
     }
 
-    /// Appends a complete frame whose body `writeBody` writes straight into `buffer` (no
-    /// intermediate body array). Returns its chain hash.
-    @discardableResult
-    public static func append(type: RecordType, previous: Hash32, hasher: ChainHasher, to buffer: inout [UInt8],
-                              writeBody: (inout ByteWriter) -> Void) -> Hash32 {
-        var w = ByteWriter(continuing: buffer)
-        buffer = []
+    /// Starts a frame in `w`: placeholder length and CRC, then the type. Write the body into
+    /// `w` next, then call `finish`. Returns where the frame starts.
+    @inline(__always)
+    public static func begin(type: RecordType, in w: inout ByteWriter) -> Int {
         let start = w.count
-        w.u32(0)
-        w.u32(0)
+        w.u64(0)
         w.u8(type.rawValue)
-        writeBody(&w)
-        w.patchU32(UInt32(w.count - start - headerLength), at: start)
+        return start
+    }
+
+    /// Completes the frame begun at `start`: fills in the length, appends the chain hash and
+    /// fills in the CRC. Returns the chain hash.
+    public static func finish(at start: Int, previous: Hash32, hasher: ChainHasher, in w: inout ByteWriter) -> Hash32 {
+        w.patchU32(at: start, UInt32(w.count - start - headerLength))
         var bytes = w.takeBytes()
         let chain = bytes.withUnsafeBytes { raw in
             hasher.chain(previous: previous, typeAndBody: UnsafeRawBufferPointer(rebasing: raw[(start + headerLength)...]))
         }
         chain.withBytes { bytes.append(contentsOf: $0) }
         let crc = bytes.withUnsafeBytes { raw in crc32(frame: UnsafeRawBufferPointer(rebasing: raw[start...])) }
-        withUnsafeBytes(of: crc.littleEndian) { raw in
-            for i in 0..<4 { bytes[start + 4 + i] = raw[i] }
-        }
-        buffer = bytes
+        w = ByteWriter(continuing: bytes)
+        w.patchU32(at: start + 4, crc)
         return chain
     }
 

@@ -24,12 +24,20 @@ public final class RecordEncoder {
     public func append(_ record: Record, to buffer: inout [UInt8], nonce: [UInt8]? = nil,
                        validated: Bool = false) throws(FormatError) -> Hash32 {
         if !validated { try RecordCodec.validateForWriting(record, checkDocument: checkDocuments) }
+        // The frame is built straight into `buffer` (moved into a writer and back, not copied).
+        var w = ByteWriter(continuing: buffer)
+        buffer = []
+        defer { buffer = w.takeBytes() }
         if let keyring, record.type.isSealedWhenEncrypted {
             guard let key = keyring.current else { throw .wrongKey(Location(seq: record.seq), detail: "no data key available") }
             let sealed = try RecordSealer.seal(record, with: key, storeId: storeId, nonce: nonce)
-            chain = Frame.append(type: sealed.type, previous: chain, hasher: hasher, to: &buffer) { RecordCodec.encodeBody(sealed, into: &$0) }
+            let start = Frame.begin(type: sealed.type, in: &w)
+            RecordCodec.encodeBody(sealed, into: &w)
+            chain = Frame.finish(at: start, previous: chain, hasher: hasher, in: &w)
         } else {
-            chain = Frame.append(type: record.type, previous: chain, hasher: hasher, to: &buffer) { RecordCodec.encodeBody(record, into: &$0) }
+            let start = Frame.begin(type: record.type, in: &w)
+            RecordCodec.encodeBody(record, into: &w)
+            chain = Frame.finish(at: start, previous: chain, hasher: hasher, in: &w)
         }
         return chain
     }

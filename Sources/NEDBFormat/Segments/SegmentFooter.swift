@@ -119,7 +119,8 @@ public struct SegmentFooter: Sendable, Equatable {
         for o in recordOffsets { ridx.u64(o) }
         chunks.append(("RIDX", ridx.bytes))
         var mrkl = ByteWriter(capacity: Int(meta.recordCount) * 64)
-        for level in levels.levels { for h in level { mrkl.hash(h) } }
+        // A Hash32 is its 32 bytes in order, so each level is copied in one piece.
+        for level in levels.levels { level.withUnsafeBytes { mrkl.append($0) } }
         chunks.append(("MRKL", mrkl.bytes))
         var frnt = ByteWriter()
         for h in frontier.hashes { frnt.hash(h) }
