@@ -60,8 +60,11 @@ public enum Frame {
         }
         chain.withBytes { bytes.append(contentsOf: $0) }
         let crc = bytes.withUnsafeBytes { raw in crc32(frame: UnsafeRawBufferPointer(rebasing: raw[start...])) }
-        w = ByteWriter(continuing: bytes)
-        w.patchU32(at: start + 4, crc)
+        withUnsafeBytes(of: crc.littleEndian) { raw in
+            for i in 0..<4 { bytes[start + 4 + i] = raw[i] }
+        }
+        // Moved back into the writer: a copy here would copy the whole buffer for every frame.
+        w = ByteWriter(continuing: consume bytes)
         return chain
     }
 
