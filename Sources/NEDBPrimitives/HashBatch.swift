@@ -54,7 +54,8 @@ public struct HashBatch {
         out.append(contentsOf: repeatElement(Hash32.zero, count: n))
         let bounds = self.bounds
         let algorithm = self.algorithm
-        if algorithm == .blake2b256 && HashBatch.isVectorized {
+        // Lanes pay off from two messages on; one message is hashed faster on its own.
+        if algorithm == .blake2b256 && HashBatch.isVectorized && n >= 2 {
             var descriptors = self.descriptors
             descriptors.removeAll(keepingCapacity: true)
             let done: Int32 = bytes.withUnsafeBytes { raw in

@@ -236,14 +236,13 @@ struct StoreOpener {
     func recoverActive(_ file: SegmentFile, store: LogStore, frontier: CompactRange, report: inout OpenReport) throws -> [Record] {
         let header = file.header
         var accumulator = SegmentAccumulator(header: header, frontier: frontier)
-        var scanner = file.scanner()
-        let hasher = ChainHasher(header.hashAlgorithm)
-        var previous = header.previousChain
+        var scanner = PrehashingScanner(file.scanner(), algorithm: header.hashAlgorithm, previous: header.previousChain,
+                                        chainHashes: true)
         var expected = accumulator.nextSeq
         var frames: [(offset: UInt64, length: Int, seq: UInt64, time: Int64, chain: Hash32)] = []
         var records: [Record] = []
         var cut: (offset: UInt64, reason: FormatError)? = nil
-        scanning: while let event = try scanner.next() {
+        scanning: while let (event, computedChain) = try scanner.next() {
             switch event {
             case let .damage(d):
                 if d.reachesEnd && options.recovery != .strict {
@@ -265,8 +264,7 @@ struct StoreOpener {
                     if options.readOnly { cut = (frame.offset, e); break scanning }
                     throw StoreError.damaged(e)
                 }
-                let computed = frame.withRecordBytes { hasher.chain(previous: previous, typeAndBody: $0) }
-                if computed != frame.view.storedChain && frame.view.type != .pruned {
+                if let computed = computedChain, computed != frame.view.storedChain {
                     let e = FormatError.hashMismatch(at, expected: computed, found: frame.view.storedChain)
                     if options.readOnly { cut = (frame.offset, e); break scanning }
                     throw StoreError.damaged(e)
@@ -277,7 +275,6 @@ struct StoreOpener {
                                                    options: RecordCodec.Options(checkCanonicalDocuments: false))
                 }
                 frames.append((frame.offset, frame.view.frameLength, frame.seq, frame.time, frame.view.storedChain))
-                previous = frame.view.storedChain
                 expected += 1
                 records.append(record)
             }

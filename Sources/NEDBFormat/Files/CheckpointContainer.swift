@@ -321,11 +321,9 @@ public final class CheckpointFile: @unchecked Sendable {
         if mutex.locked({ verified[page] }) { return }
         let expected = try pages(ofGroup: page / CheckpointHeader.pagesPerGroup)[page % CheckpointHeader.pagesPerGroup]
         let start = page * CheckpointHeader.pageSize
-        let end = min(payloadLength, start + CheckpointHeader.pageSize)
-        let computed: Hash32 = bytes.withBytes { raw in
-            var input = [CheckpointHeader.pageDomain]
-            input.append(contentsOf: raw[(CheckpointHeader.length + start)..<(CheckpointHeader.length + end)])
-            return header.hashAlgorithm.hash(input)
+        let computed: Hash32? = bytes.withBytes { raw in
+            CheckpointContainer.pageHashes(UnsafeRawBufferPointer(rebasing: raw[CheckpointHeader.length..<(CheckpointHeader.length + payloadLength)]),
+                                           firstPage: page, count: 1, algorithm: header.hashAlgorithm).first
         }
         guard computed == expected else {
             throw .checkpointMismatch(Location(file: file, offset: UInt64(CheckpointHeader.length + start)),

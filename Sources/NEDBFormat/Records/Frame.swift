@@ -21,22 +21,12 @@ public enum Frame {
     @discardableResult
     public static func append(type: RecordType, body: [UInt8], previous: Hash32,
                               hasher: ChainHasher, to buffer: inout [UInt8]) -> Hash32 {
-        let length = UInt32(body.count + 1)
-        let start = buffer.count
-        withUnsafeBytes(of: length.littleEndian) { buffer.append(contentsOf: $0) }
-        buffer.append(contentsOf: [0, 0, 0, 0])
-        buffer.append(type.rawValue)
-        buffer.append(contentsOf: body)
-        let chain = buffer.withUnsafeBytes { raw in
-            hasher.chain(previous: previous, typeAndBody: UnsafeRawBufferPointer(rebasing: raw[(start + 8)...]))
-        }
-        chain.withBytes { buffer.append(contentsOf: $0) }
-        let crc = buffer.withUnsafeBytes { raw in
-            crc32(frame: UnsafeRawBufferPointer(rebasing: raw[start...]))
-        }
-        withUnsafeBytes(of: crc.littleEndian) { raw in
-            for i in 0..<4 { buffer[start + 4 + i] = raw[i] }
-        }
+        var w = ByteWriter(continuing: buffer)
+        buffer = []
+        let start = begin(type: type, in: &w)
+        w.append(body)
+        let chain = finish(at: start, previous: previous, hasher: hasher, in: &w)
+        buffer = w.takeBytes()
         return chain
     }
 

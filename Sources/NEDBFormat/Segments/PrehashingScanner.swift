@@ -1,9 +1,9 @@
 /// A segment scanner that reads ahead a batch of events and recomputes the chain hash of every
-/// record in the batch at once (`HashBatch`), so full verification hashes several records per
-/// instruction. Events come out in the same order, each record with the chain hash recomputed
+/// record in the batch at once (`HashBatch`), so full verification and recovery hash several
+/// records per instruction. Events come out in the same order, each record with the chain hash recomputed
 /// from the previous record's stored chain hash: exactly what checking one record at a time
 /// computes.
-struct PrehashingScanner {
+public struct PrehashingScanner {
     static let batchSize = 64
 
     private var scanner: SegmentScanner
@@ -20,7 +20,7 @@ struct PrehashingScanner {
 
     /// `previous` is the chain hash before the segment's first record (its header's link).
     /// With `chainHashes` false, no hash is computed and `next` returns nil hashes.
-    init(_ scanner: SegmentScanner, algorithm: HashAlgorithm, previous: Hash32, chainHashes: Bool) {
+    public init(_ scanner: SegmentScanner, algorithm: HashAlgorithm, previous: Hash32, chainHashes: Bool) {
         self.scanner = scanner
         self.previous = previous
         self.chainHashes = chainHashes
@@ -28,7 +28,7 @@ struct PrehashingScanner {
     }
 
     /// The next event and, for a record that is not pruned, its recomputed chain hash.
-    mutating func next() throws(FormatError) -> (event: ScanEvent, computed: Hash32?)? {
+    public mutating func next() throws(FormatError) -> (event: ScanEvent, computed: Hash32?)? {
         if !chainHashes { return try scanner.next().map { ($0, nil) } }
         if cursor == events.count {
             if let error = pendingError {
