@@ -84,7 +84,7 @@ final class NEDBSubject: EngineSubject {
         eventSeqs = []
         for e in data.events {
             let causes = e.cause.map { [eventSeqs[$0]] } ?? []
-            eventSeqs.append(try db.put("events", e.id, e.document, WriteOptions(causedBy: causes, durability: .none)).seq)
+            eventSeqs.append(try db.put("events", e.id, e.document, WriteOptions(causedBy: causes, durability: Durability.none)).seq)
         }
         try db.checkpoint()
         self.db = db

@@ -73,8 +73,12 @@ public enum Operation: Sendable {
 /// and logging, concurrently through fsync), reads run in parallel with writes.
 public final class Database: Reader, @unchecked Sendable {
     let options: DatabaseOptions
-    let writeLock = PthreadMutex()
+    /// `lastCheckpoint` and `writeFailure` are guarded by `writeLock` (one writer at a time
+    /// through validation, logging and applying).
     var lastCheckpoint: UInt64
+    /// Set when a logged record could not be folded into the state and the state could not be
+    /// rebuilt from the log: the database then refuses writes (log and state must not diverge).
+    var writeFailure: DatabaseError?
 
     /// Opens (creating when allowed) the database in `path`.
     public static func open(_ path: String, options: DatabaseOptions = DatabaseOptions()) throws(DatabaseError) -> Database {
@@ -106,17 +110,39 @@ public final class Database: Reader, @unchecked Sendable {
         storeOptions.trustCanonicalDocuments = true
         do {
             let store = try LogStore.open(path, options: storeOptions)
-            let (state, report) = try StateLoader.load(store: store)
-            return Database(store: store, state: state, path: path, options: options, lastCheckpoint: report.checkpointSeq ?? 0)
+            let (state, report) = try Reader.loadState(store)
+            return Database(store: store, state: state, path: path, options: options, lastCheckpoint: report.checkpointSeq ?? 0,
+                            skipped: report.skipped)
         } catch {
             throw DatabaseError.wrap(error)
         }
     }
 
-    init(store: LogStore, state: DatabaseState, path: String, options: DatabaseOptions, lastCheckpoint: UInt64) {
+    init(store: LogStore, state: DatabaseState, path: String, options: DatabaseOptions, lastCheckpoint: UInt64, skipped: [FormatError]) {
         self.options = options
         self.lastCheckpoint = lastCheckpoint
-        super.init(store: store, state: state, path: path)
+        super.init(store: store, state: state, path: path, skipped: skipped, writable: true)
+    }
+
+    /// After records were logged but could not be applied to the state: the state is rebuilt
+    /// from the log (without the checkpoint that failed, if that was the cause). If even that
+    /// fails, writes stop. Called with the write lock held.
+    func recoverState(after error: Error, ticket: AppendTicket) throws {
+        do {
+            try store.wait(for: ticket)
+            try store.flush()
+            var failedBase: String? = nil
+            var cause = FormatError.malformed(Location(seq: ticket.records.first?.seq), detail: "applying a logged record failed: \(error)")
+            if case let StateError.checkpoint(f) = error {
+                failedBase = stateLock.reading { state.base?.source }
+                cause = f
+            }
+            try stateLock.writing { () throws in try replaceState(skipping: failedBase, because: cause) }
+            rowCache.removeAll()
+        } catch let rebuild {
+            writeFailure = DatabaseError.wrap(rebuild)
+            throw rebuild
+        }
     }
 
     /// Flushes and closes; further calls fail.
@@ -244,13 +270,12 @@ public final class Database: Reader, @unchecked Sendable {
         let ticket: AppendTicket
         do {
             ticket = try writeLock.locked { () throws -> AppendTicket in
+                if let writeFailure { throw writeFailure }
+                // Everything that can refuse the write is checked before anything is logged:
+                // preconditions here, record rules and replay protection in `enqueue`.
                 for (i, c, id, pre) in preconditions { try check(pre, operation: i, collection: c, id: id) }
                 let ticket = try store.enqueue(records, durability: durability ?? options.durability)
-                try stateLock.writing { () throws in
-                    for (i, r) in ticket.records.enumerated() {
-                        try state.apply(r, chain: try store.pendingChain(seq: r.seq), document: documents[i])
-                    }
-                }
+                try applyLogged(ticket, documents: documents)
                 return ticket
             }
             try store.wait(for: ticket)
@@ -266,6 +291,20 @@ public final class Database: Reader, @unchecked Sendable {
                 _ = try? checkpoint()
             }
             return WriteResult(seq: last, duplicate: false)
+        }
+    }
+
+    /// Folds logged records into the state; if that fails, the state is rebuilt from the log
+    /// (or writes stop). Called with the write lock held.
+    func applyLogged(_ ticket: AppendTicket, documents: [JSONValue?]) throws {
+        do {
+            try stateLock.writing { () throws in
+                for (i, r) in ticket.records.enumerated() {
+                    try state.apply(r, chain: try store.pendingChain(seq: r.seq), document: i < documents.count ? documents[i] : nil)
+                }
+            }
+        } catch {
+            try recoverState(after: error, ticket: ticket)
         }
     }
 
@@ -304,10 +343,9 @@ public final class Database: Reader, @unchecked Sendable {
                 var marker = Record(type: .checkpointMarker, seq: 0, time: 0)
                 marker.checkpointSeq = snapshot.seq
                 marker.checkpointHash = snapshot.hash
+                if let writeFailure { throw writeFailure }
                 let ticket = try store.enqueue([marker], durability: .always)
-                try stateLock.writing { () throws in
-                    for r in ticket.records { try state.apply(r, chain: try store.pendingChain(seq: r.seq)) }
-                }
+                try applyLogged(ticket, documents: [])
                 try store.wait(for: ticket)
                 try store.sealForCheckpoint()
                 lastCheckpoint = snapshot.seq

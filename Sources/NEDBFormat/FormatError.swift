@@ -60,6 +60,10 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
     case manifestMismatch(Location, detail: String)
     /// A checkpoint does not match the log (its binding or its state).
     case checkpointMismatch(Location, detail: String)
+    /// The log ends before a seq that another file of the store (MANIFEST, REPLAY, a
+    /// checkpoint) shows it reached, or a segment file that file lists is gone: acknowledged
+    /// records were lost or rolled back.
+    case missingData(Location, detail: String)
     /// An operating-system error while reading or writing.
     case io(Location, errno: Int32, detail: String)
 
@@ -81,6 +85,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case .footerMismatch: return "footer_mismatch"
         case .manifestMismatch: return "manifest_mismatch"
         case .checkpointMismatch: return "checkpoint_mismatch"
+        case .missingData: return "missing_data"
         case .io: return "io_error"
         }
     }
@@ -90,7 +95,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .tornTail: return .crash
         case .hashMismatch, .chainBreak, .checkpointMismatch: return .tampering
-        case .missingSegment, .reorderedSegment: return .missingData
+        case .missingSegment, .reorderedSegment, .missingData: return .missingData
         case .checksumMismatch, .malformed, .badMagic, .truncated, .footerMismatch, .decryptionFailed: return .corruption
         case .manifestMismatch: return .derived
         case .unsupportedVersion, .wrongKey, .io: return .environment
@@ -120,7 +125,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
              let .unsupportedVersion(l, _, _, _), let .wrongKey(l, _), let .decryptionFailed(l, _),
              let .malformed(l, _), let .badMagic(l, _, _), let .truncated(l, _, _),
              let .footerMismatch(l, _), let .manifestMismatch(l, _), let .checkpointMismatch(l, _),
-             let .io(l, _, _):
+             let .missingData(l, _), let .io(l, _, _):
             return l
         }
     }
@@ -145,6 +150,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .footerMismatch(_, d): return "footer mismatch: \(d)"
         case let .manifestMismatch(_, d): return "manifest mismatch: \(d)"
         case let .checkpointMismatch(_, d): return "checkpoint mismatch: \(d)"
+        case let .missingData(_, d): return "missing data: \(d)"
         case let .io(_, e, d): return "I/O error (errno \(e)): \(d)"
         }
     }
@@ -181,6 +187,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .footerMismatch(l, d): return .footerMismatch(f(l), detail: d)
         case let .manifestMismatch(l, d): return .manifestMismatch(f(l), detail: d)
         case let .checkpointMismatch(l, d): return .checkpointMismatch(f(l), detail: d)
+        case let .missingData(l, d): return .missingData(f(l), detail: d)
         case let .io(l, e, d): return .io(f(l), errno: e, detail: d)
         }
     }

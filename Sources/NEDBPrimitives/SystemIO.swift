@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// An operating-system call failed: which call, on which path, with which errno.
 public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -253,11 +254,14 @@ final class PosixLock: FileLock, @unchecked Sendable {
     deinit { release() }
 }
 
-/// A file descriptor with positional I/O. Safe to share between threads (pread/pwrite).
+/// A file descriptor with positional I/O. Safe to share between threads (pread/pwrite). Once
+/// closed, every operation fails with EBADF: the descriptor is closed only after the operations
+/// in flight end, so a closed handle can never touch a descriptor the process reused.
 public final class PosixFile: WritableFile, @unchecked Sendable {
     public let path: String
     private let fd: Int32
-    private let closed = AtomicFlag()
+    /// 2 × operations in flight, plus 1 once closed.
+    private let state = Atomic<Int>(0)
 
     init(fd: Int32, path: String) {
         self.fd = fd
@@ -267,13 +271,32 @@ public final class PosixFile: WritableFile, @unchecked Sendable {
     deinit { close() }
 
     public func close() {
-        if closed.setOnce() { Glibc.close(fd) }
+        let old = state.bitwiseOr(1, ordering: .acquiringAndReleasing).oldValue
+        if old == 0 { Glibc.close(fd) }
+    }
+
+    /// Runs `body` with the descriptor, unless the file is closed.
+    @inline(__always)
+    private func using<R>(_ operation: String, _ body: (Int32) throws(SystemError) -> R) throws(SystemError) -> R {
+        var current = state.load(ordering: .acquiring)
+        while true {
+            if current & 1 != 0 { throw SystemError(operation: operation, path: path, errno: EBADF) }
+            let (exchanged, original) = state.compareExchange(expected: current, desired: current + 2, ordering: .acquiringAndReleasing)
+            if exchanged { break }
+            current = original
+        }
+        defer {
+            if state.wrappingSubtract(2, ordering: .acquiringAndReleasing).newValue == 1 { Glibc.close(fd) }
+        }
+        return try body(fd)
     }
 
     public func size() throws(SystemError) -> UInt64 {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError(operation: "fstat", path: path, errno: errno) }
-        return UInt64(st.st_size)
+        try using("fstat") { fd throws(SystemError) in
+            var st = stat()
+            guard fstat(fd, &st) == 0 else { throw SystemError(operation: "fstat", path: path, errno: errno) }
+            return UInt64(st.st_size)
+        }
     }
 
     public func appendMapping(reserve: Int) -> AppendMapping? {
@@ -299,36 +322,47 @@ public final class PosixFile: WritableFile, @unchecked Sendable {
     }
 
     public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(operation: "pread", path: path, errno: errno)
+        guard offset <= UInt64(Int64.max) else { throw SystemError(operation: "pread", path: path, errno: EINVAL) }
+        return try using("pread") { fd throws(SystemError) in
+            var done = 0
+            while done < buffer.count {
+                let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemError(operation: "pread", path: path, errno: errno)
+                }
+                if n == 0 { break }
+                done += n
             }
-            if n == 0 { break }
-            done += n
+            return done
         }
-        return done
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(SystemError) {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(operation: "pwrite", path: path, errno: errno)
+        guard offset <= UInt64(Int64.max) else { throw SystemError(operation: "pwrite", path: path, errno: EINVAL) }
+        try using("pwrite") { fd throws(SystemError) in
+            var done = 0
+            while done < bytes.count {
+                let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemError(operation: "pwrite", path: path, errno: errno)
+                }
+                done += n
             }
-            done += n
         }
     }
 
     public func sync() throws(SystemError) {
-        if fdatasync(fd) != 0 { throw SystemError(operation: "fdatasync", path: path, errno: errno) }
+        try using("fdatasync") { fd throws(SystemError) in
+            if fdatasync(fd) != 0 { throw SystemError(operation: "fdatasync", path: path, errno: errno) }
+        }
     }
 
     public func truncate(to size: UInt64) throws(SystemError) {
-        if ftruncate(fd, off_t(size)) != 0 { throw SystemError(operation: "ftruncate", path: path, errno: errno) }
+        guard size <= UInt64(Int64.max) else { throw SystemError(operation: "ftruncate", path: path, errno: EINVAL) }
+        try using("ftruncate") { fd throws(SystemError) in
+            if ftruncate(fd, off_t(size)) != 0 { throw SystemError(operation: "ftruncate", path: path, errno: errno) }
+        }
     }
 }

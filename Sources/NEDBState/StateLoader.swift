@@ -4,8 +4,9 @@ import NEDBStore
 public struct LoadReport: Sendable {
     /// The checkpoint the state started from (nil: full replay).
     public var checkpointSeq: UInt64?
-    /// Checkpoints that were found unusable, with why (reported, skipped, never trusted).
-    public var skipped: [(name: String, reason: String)] = []
+    /// Checkpoints that were found unusable, with why (reported, skipped, never trusted); each
+    /// error's location names the checkpoint file.
+    public var skipped: [FormatError] = []
     /// Records replayed from the log.
     public var replayed: UInt64 = 0
 
@@ -25,30 +26,47 @@ public struct CheckpointInfo: Sendable, Equatable {
 public enum StateLoader {
     public static let stateVersion: UInt32 = 1
 
-    /// The state of `store` as of its last record.
-    public static func load(store: LogStore, useCheckpoints: Bool = true) throws -> (DatabaseState, LoadReport) {
+    /// The state of `store` as of its last record: from the newest checkpoint that checks out
+    /// (skipping the file names in `skipping`), or a full replay. A checkpoint that fails is
+    /// noted in the report and skipped; damage in the log itself is thrown.
+    public static func load(store: LogStore, useCheckpoints: Bool = true, skipping: Set<String> = []) throws -> (DatabaseState, LoadReport) {
         var report = LoadReport()
         let head = store.lastSeq
-        if useCheckpoints {
+        if useCheckpoints && store.count > 0 {
             let names = store.layout.checkpointNames(fs: store.options.fileSystem).reversed()
-            for name in names {
+            for name in names where !skipping.contains(name) {
                 let path = PathUtil.join(store.layout.checkpoints, name)
+                let snapshot: StateSnapshot
+                let state: DatabaseState
                 do {
-                    let snapshot = try openCheckpoint(path: path, store: store, head: head)
-                    let state = try DatabaseState(base: snapshot)
-                    if snapshot.seq < head {
-                        try replay(store: store, into: state, from: snapshot.seq + 1, through: head, report: &report)
-                    }
-                    report.checkpointSeq = snapshot.seq
-                    return (state, report)
+                    snapshot = try openCheckpoint(path: path, store: store, head: head)
+                    state = try DatabaseState(base: snapshot)
+                } catch let e as StoreError where e.isDamage {
+                    throw e
                 } catch {
-                    report.skipped.append((name, "\(error)"))
+                    report.skipped.append(skippedNote(error, path: path))
+                    continue
                 }
+                try replay(store: store, into: state, from: snapshot.seq + 1, through: head, report: &report)
+                report.checkpointSeq = snapshot.seq
+                return (state, report)
             }
         }
         let state = try DatabaseState()
         try replay(store: store, into: state, from: 0, through: head, report: &report)
         return (state, report)
+    }
+
+    /// Why a checkpoint was skipped, located in its file.
+    static func skippedNote(_ error: Error, path: String) -> FormatError {
+        let e: FormatError
+        switch error {
+        case let f as FormatError: e = f
+        case let StateError.checkpoint(f): e = f
+        case let StoreError.damaged(f): e = f
+        default: e = .checkpointMismatch(Location(file: path), detail: "\(error)")
+        }
+        return e.inFile(path)
     }
 
     /// Opens a checkpoint and checks that it belongs to this log: store id, and the chain hash
@@ -69,9 +87,21 @@ public enum StateLoader {
         guard try store.rootHash(size: h.seq + 1) == h.root else {
             throw FormatError.checkpointMismatch(at, detail: "its Merkle root does not match the log at seq \(h.seq)")
         }
+        // The log must say this file is its checkpoint: record N+1 is the checkpoint record
+        // carrying N and this file's hash (spec/STATE.md §8). Without it the file is not trusted.
+        guard h.seq < head else {
+            throw FormatError.checkpointMismatch(at, detail: "the log ends at seq \(h.seq): no checkpoint record vouches for it")
+        }
+        let marker = try store.record(h.seq + 1)
+        guard marker.type == .checkpointMarker, marker.checkpointSeq == h.seq else {
+            throw FormatError.checkpointMismatch(at, detail: "record \(h.seq + 1) is not the checkpoint record for seq \(h.seq)")
+        }
+        guard marker.checkpointHash == file.hash else {
+            throw FormatError.checkpointMismatch(at, detail: "record \(h.seq + 1) names checkpoint hash \(marker.checkpointHash?.hex ?? "none"), the file's is \(file.hash.hex)")
+        }
         if h.encrypted || h.compressed {
             let payload = try CheckpointContainer.openPayload(try file.payload(), header: h, keyring: store.dataKeys, file: path)
-            return try StateSnapshot(payload: payload)
+            return try StateSnapshot(payload: payload, source: path)
         }
         return try StateSnapshot(file: file)
     }

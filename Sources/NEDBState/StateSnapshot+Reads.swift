@@ -14,8 +14,8 @@ extension StateSnapshot {
 
     func documentEntry(_ index: Int) throws(StateError) -> (id: [UInt8], versions: Int, firstVersion: Int) {
         let e = try entry("DOCS", index, SnapshotLayout.documentEntry)
-        let id = try blob(Int(ByteReaderPeek64.u64(e, 0)), Int(ByteReaderPeek64.u32(e, 8)))
-        return (id, Int(ByteReaderPeek64.u32(e, 12)), Int(ByteReaderPeek64.u64(e, 16)))
+        let id = try blob(ByteReaderPeek64.int(e, 0), Int(ByteReaderPeek64.u32(e, 8)))
+        return (id, Int(ByteReaderPeek64.u32(e, 12)), ByteReaderPeek64.int(e, 16))
     }
 
     func findDocument(collection: String, id: String) throws(StateError) -> Int? {
@@ -34,9 +34,9 @@ extension StateSnapshot {
         let e = try entry("VERS", index, SnapshotLayout.versionEntry)
         let flags = ByteReaderPeek64.u32(e, 16)
         let causeCount = Int(ByteReaderPeek64.u32(e, 20))
-        let docOffset = Int(ByteReaderPeek64.u64(e, 80)), docLength = Int(ByteReaderPeek64.u32(e, 88))
+        let docOffset = ByteReaderPeek64.int(e, 80), docLength = Int(ByteReaderPeek64.u32(e, 88))
         let evidenceLength = Int(ByteReaderPeek64.u32(e, 92))
-        let causesOffset = Int(ByteReaderPeek64.u64(e, 96))
+        let causesOffset = ByteReaderPeek64.int(e, 96)
         let deleted = flags & SnapshotLayout.deleted != 0
         let doc = deleted ? nil : try blob(docOffset, docLength)
         let evidence = flags & SnapshotLayout.hasEvidence != 0 ? try string(docOffset + docLength, evidenceLength) : nil
@@ -91,13 +91,13 @@ extension StateSnapshot {
 
     func edge(_ index: Int) throws(StateError) -> (key: EdgeKey, intervals: Int, first: Int) {
         let e = try entry("EDGE", index, SnapshotLayout.edgeEntry)
-        let off = Int(ByteReaderPeek64.u64(e, 0))
+        let off = ByteReaderPeek64.int(e, 0)
         let fl = Int(ByteReaderPeek64.u32(e, 8)), rl = Int(ByteReaderPeek64.u32(e, 12)), tl = Int(ByteReaderPeek64.u32(e, 16))
         let all = try blob(off, fl + rl + tl)
         let key = EdgeKey(from: String(decoding: all[0..<fl], as: UTF8.self),
                           relation: String(decoding: all[fl..<(fl + rl)], as: UTF8.self),
                           to: String(decoding: all[(fl + rl)...], as: UTF8.self))
-        return (key, Int(ByteReaderPeek64.u32(e, 20)), Int(ByteReaderPeek64.u64(e, 24)))
+        return (key, Int(ByteReaderPeek64.u32(e, 20)), ByteReaderPeek64.int(e, 24))
     }
 
     func edgeIntervals(_ index: Int) throws(StateError) -> [EdgeInterval] {
@@ -144,7 +144,7 @@ extension StateSnapshot {
     public func edges(to node: String) throws(StateError) -> [EdgeKey] {
         let n = count("EREV", 8)
         func keyAt(_ i: Int) throws(StateError) -> EdgeKey {
-            try edge(Int(ByteReaderPeek64.u64(try entry("EREV", i, 8), 0))).key
+            try edge(ByteReaderPeek64.int(try entry("EREV", i, 8), 0)).key
         }
         var lo = 0, hi = n
         while lo < hi {
@@ -204,13 +204,13 @@ extension StateSnapshot {
     func posting(_ index: Int) throws(StateError) -> (key: [UInt8], id: String, seq: UInt64) {
         let e = try entry("POST", index, SnapshotLayout.postingEntry)
         let kl = Int(ByteReaderPeek64.u32(e, 8)), il = Int(ByteReaderPeek64.u32(e, 12))
-        let all = try blob(Int(ByteReaderPeek64.u64(e, 0)), kl + il)
+        let all = try blob(ByteReaderPeek64.int(e, 0), kl + il)
         return (Array(all[0..<kl]), String(decoding: all[kl...], as: UTF8.self), ByteReaderPeek64.u64(e, 16))
     }
 
     func postingKey(_ index: Int) throws(StateError) -> [UInt8] {
         let e = try entry("POST", index, SnapshotLayout.postingEntry)
-        return try blob(Int(ByteReaderPeek64.u64(e, 0)), Int(ByteReaderPeek64.u32(e, 8)))
+        return try blob(ByteReaderPeek64.int(e, 0), Int(ByteReaderPeek64.u32(e, 8)))
     }
 
     /// Postings with lower ≤ key ≤ upper in one index (bounds optional).
@@ -259,7 +259,7 @@ extension StateSnapshot {
         let bytes = try readSection(id)
         var out: [(String, UInt64)] = []
         for o in stride(from: 0, to: bytes.count, by: SnapshotLayout.mapEntry) {
-            out.append((try string(Int(ByteReaderPeek64.u64(bytes, o)), Int(ByteReaderPeek64.u32(bytes, o + 8))), ByteReaderPeek64.u64(bytes, o + 16)))
+            out.append((try string(ByteReaderPeek64.int(bytes, o), Int(ByteReaderPeek64.u32(bytes, o + 8))), ByteReaderPeek64.u64(bytes, o + 16)))
         }
         return out
     }
@@ -275,7 +275,7 @@ extension StateSnapshot {
         let target = Array(key.utf8)
         func keyAt(_ i: Int) throws(StateError) -> [UInt8] {
             let e = try entry("IDEM", i, SnapshotLayout.mapEntry)
-            return try blob(Int(ByteReaderPeek64.u64(e, 0)), Int(ByteReaderPeek64.u32(e, 8)))
+            return try blob(ByteReaderPeek64.int(e, 0), Int(ByteReaderPeek64.u32(e, 8)))
         }
         let i = try lowerBound(n, target, keyAt)
         guard i < n, try keyAt(i) == target else { return nil }

@@ -4,6 +4,8 @@
 public final class StateSnapshot: @unchecked Sendable {
     /// The seq the checkpoint includes (every record ≤ seq).
     public private(set) var seq: UInt64 = 0
+    /// The checkpoint file it was read from.
+    public let source: String?
     let bytes: MappedBytes
     /// Offset of the payload in `bytes`.
     let base: Int
@@ -18,17 +20,18 @@ public final class StateSnapshot: @unchecked Sendable {
         guard !file.header.encrypted && !file.header.compressed else {
             throw .checkpoint(.malformed(Location(file: file.file), detail: "encrypted or compressed checkpoints are opened with `decoded`"))
         }
-        try self.init(bytes: file.bytes, base: CheckpointHeader.length, length: file.payloadLength) { (o, n) throws(FormatError) in
+        try self.init(bytes: file.bytes, base: CheckpointHeader.length, length: file.payloadLength, source: file.file) { (o, n) throws(FormatError) in
             try file.verify(payloadOffset: o, count: n)
         }
     }
 
     /// Reads a decoded payload held in memory (already verified as a whole).
-    public convenience init(payload: [UInt8]) throws(StateError) {
-        try self.init(bytes: MappedBytes(bytes: payload), base: 0, length: payload.count) { (_, _) throws(FormatError) in }
+    public convenience init(payload: [UInt8], source: String? = nil) throws(StateError) {
+        try self.init(bytes: MappedBytes(bytes: payload), base: 0, length: payload.count, source: source) { (_, _) throws(FormatError) in }
     }
 
-    init(bytes: MappedBytes, base: Int, length: Int, check: @escaping (Int, Int) throws(FormatError) -> Void) throws(StateError) {
+    init(bytes: MappedBytes, base: Int, length: Int, source: String?, check: @escaping (Int, Int) throws(FormatError) -> Void) throws(StateError) {
+        self.source = source
         self.bytes = bytes
         self.base = base
         self.length = length
@@ -76,14 +79,14 @@ public final class StateSnapshot: @unchecked Sendable {
         var colList: [(String, Int, Int)] = []
         for i in 0..<(cols.count / SnapshotLayout.collectionEntry) {
             let o = i * SnapshotLayout.collectionEntry
-            let name = try string(Int(ByteReaderPeek64.u64(cols, o)), Int(ByteReaderPeek64.u32(cols, o + 8)))
-            colList.append((name, Int(ByteReaderPeek64.u32(cols, o + 12)), Int(ByteReaderPeek64.u64(cols, o + 16))))
+            let name = try string(ByteReaderPeek64.int(cols, o), Int(ByteReaderPeek64.u32(cols, o + 8)))
+            colList.append((name, Int(ByteReaderPeek64.u32(cols, o + 12)), ByteReaderPeek64.int(cols, o + 16)))
         }
         let idxd = try readSection("IDXD")
         var defs: [(IndexDefinition, Int, Int)] = []
         for i in 0..<(idxd.count / SnapshotLayout.indexEntry) {
             let o = i * SnapshotLayout.indexEntry
-            let off = Int(ByteReaderPeek64.u64(idxd, o)), cl = Int(ByteReaderPeek64.u32(idxd, o + 8)), fl = Int(ByteReaderPeek64.u32(idxd, o + 12))
+            let off = ByteReaderPeek64.int(idxd, o), cl = Int(ByteReaderPeek64.u32(idxd, o + 8)), fl = Int(ByteReaderPeek64.u32(idxd, o + 12))
             let both = try blob(off, cl + fl)
             guard let kind = IndexKind(rawValue: idxd[o + 16]) else {
                 throw .checkpoint(.malformed(Location(), detail: "unknown index kind in checkpoint"))
@@ -93,7 +96,7 @@ public final class StateSnapshot: @unchecked Sendable {
                                       field: String(decoding: both[cl...], as: UTF8.self), kind: kind,
                                       definedSeq: ByteReaderPeek64.u64(idxd, o + 24),
                                       droppedSeq: dropped == SnapshotLayout.open ? nil : dropped)
-            defs.append((def, Int(ByteReaderPeek64.u64(idxd, o + 40)), Int(ByteReaderPeek64.u64(idxd, o + 48))))
+            defs.append((def, ByteReaderPeek64.int(idxd, o + 40), ByteReaderPeek64.int(idxd, o + 48)))
         }
         seq = metaSeq
         collections = colList
@@ -160,6 +163,9 @@ enum ByteReaderPeek64 {
         for i in 0..<8 { v |= UInt64(b[o + i]) << (8 * i) }
         return v
     }
+    /// A u64 offset or count as an Int, clamped to 2^48: anything that large lies outside every
+    /// payload (bounds checks reject it), and sums of two such values cannot overflow.
+    static func int(_ b: [UInt8], _ o: Int) -> Int { Int(min(u64(b, o), 1 << 48)) }
     static func u32(_ b: [UInt8], _ o: Int) -> UInt32 {
         guard o >= 0, o + 4 <= b.count else { return 0 }
         return UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24

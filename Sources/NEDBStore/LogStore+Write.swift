@@ -154,14 +154,13 @@ extension LogStore {
         pending.removeAll(keepingCapacity: true)
         let upTo = nextSeq
         let offset = a.fileEnd
-        let file = a.file
         syncAppendersQueued = 0
         mutex.unlock()
         var error: SystemError? = nil
         let started = Clock.nanoseconds()
         do {
             if !bytes.isEmpty { try a.write(bytes, at: offset) }
-            if sync { try file.sync() }
+            if sync { try a.sync() }
         } catch let e {
             error = e
         }
@@ -222,7 +221,7 @@ extension LogStore {
         if pending.isEmpty && (!sync || syncedUpTo >= writtenUpTo) { return }
         do {
             if !pending.isEmpty { try a.write(pending, at: a.fileEnd) }
-            if sync { try a.file.sync() }
+            if sync { try a.sync() }
         } catch {
             failure = error
             wakeWaitersLocked()
@@ -273,16 +272,22 @@ extension LogStore {
         let footer = old.accumulator.footer().encode(dataEnd: old.fileEnd)
         do {
             try old.finishAppends()          // reserved space is cut off before the footer
-            try old.file.write(footer, at: old.fileEnd)
-            try old.file.sync()
+            try old.writeFooter(footer)
         } catch {
             failure = error
             throw .failed(error)
         }
-        old.file.close()
+        // From here on the old segment is sealed: any failure leaves the store without an
+        // active segment to write to, so it fails (nothing is written to a closed file).
+        old.close()
+        active = nil
         let sealedFile: SegmentFile
-        do { sealedFile = try SegmentFile.open(fs: fs, path: old.path) } catch { throw .damaged(error) }
+        do { sealedFile = try SegmentFile.open(fs: fs, path: old.path) } catch {
+            failure = SystemError(operation: "reopen sealed segment", path: old.path, errno: EIO)
+            throw .damaged(error)
+        }
         guard let footerIndex = sealedFile.footer else {
+            failure = SystemError(operation: "reopen sealed segment", path: old.path, errno: EIO)
             throw .damaged(sealedFile.footerError ?? .malformed(Location(file: old.path), detail: "sealed segment has no footer"))
         }
         sealed.append(SealedSegment(file: sealedFile, footer: footerIndex))
@@ -310,7 +315,7 @@ extension LogStore {
             failure = error
             throw .failed(error)
         }
-        active = ActiveSegment(path: path, header: header, file: file,
+        active = ActiveSegment(path: path, header: header, writer: file,
                                accumulator: SegmentAccumulator(header: header, frontier: frontier), fileEnd: UInt64(bytes.count),
                                mapped: options.mappedAppends, segmentSize: options.segmentSize)
     }

@@ -4,12 +4,17 @@ import Synchronization
 
 /// What opening a store found and did.
 public struct OpenReport: Sendable {
-    /// A torn tail that was truncated (or, read-only, that was ignored).
+    /// An interrupted write at the end of the log: truncated by a writer, not read by a reader.
     public var tornTail: FormatError?
     /// Bytes moved to `lost+found/` by point-in-time recovery, with the file they went to.
     public var salvaged: (path: String, bytes: UInt64)?
-    /// Damage a read-only open stopped at.
-    public var readOnlyLimit: FormatError?
+    /// What makes the store damaged (only when a read-only open allowed it): the store reads
+    /// as the verified prefix of its log, which ends before the first of these.
+    public var damage: [FormatError] = []
+    /// What point-in-time recovery, asked for, accepted losing (moved to `lost+found/`).
+    public var acceptedLoss: [FormatError] = []
+    /// Derived files that could not be used and were ignored (rebuilt by a writer).
+    public var notes: [FormatError] = []
     public var rebuiltManifest = false
     public var rebuiltReplayIndex = false
     public var created = false
@@ -56,7 +61,13 @@ public final class LogStore: @unchecked Sendable {
     /// The origin line of signed checkpoints.
     public internal(set) var origin: String
     public let readOnly: Bool
-    public internal(set) var openReport = OpenReport()
+    /// What opening found and did (and damage found since, see `restrictToPrefix`).
+    public internal(set) var openReport: OpenReport {
+        get { mutex.locked { report } }
+        set { mutex.locked { report = newValue } }
+    }
+    /// Guarded by `mutex`.
+    private var report = OpenReport()
     let fs: FileSystem
     let lock: FileLock?
 
@@ -175,6 +186,10 @@ public final class LogStore: @unchecked Sendable {
         try StoreOpener(directory: directory, options: options).open()
     }
 
+    /// What makes the store damaged when it was opened with `allowDamaged` (empty otherwise):
+    /// it then reads as the verified prefix of its log.
+    public var damage: [FormatError] { openReport.damage }
+
     deinit {
         try? close()
     }
@@ -196,19 +211,17 @@ public final class LogStore: @unchecked Sendable {
                     try writeReplayIndexLocked()
                 }
                 // Cut the reserved space off: a closed store's active segment ends with its data.
-                if let active {
+                if let active, failure == nil {
                     do throws(SystemError) {
                         try active.finishAppends()
-                        try active.file.sync()
+                        try active.sync()
                     } catch {
                         throw .io(error)
                     }
                 }
             }
-            if let active {
-                active.file.close()
-            }
         }
+        mutex.locked { active?.close() }
         lock?.release()
     }
 
@@ -225,6 +238,25 @@ public final class LogStore: @unchecked Sendable {
     /// The seq of the last acknowledged record (lock-free).
     public var lastSeq: UInt64 { acknowledged.load(ordering: .acquiring) &- 1 }
 
+    /// The number of acknowledged records (lock-free).
+    public var count: UInt64 { acknowledged.load(ordering: .acquiring) }
+
+    /// A read-only store opened with `allowDamaged` in which record `seq` turned out damaged
+    /// when read: from now on it reads as the records before it, and `damage` says why.
+    /// Returns false (and changes nothing) for any other store.
+    public func restrictToPrefix(endingBefore seq: UInt64, because error: FormatError) -> Bool {
+        guard readOnly, options.allowDamaged else { return false }
+        return mutex.locked {
+            guard seq < visibleUpTo else { return false }
+            visibleUpTo = seq
+            writtenUpTo = min(writtenUpTo, seq)
+            syncedUpTo = min(syncedUpTo, seq)
+            nextSeq = min(nextSeq, seq)
+            if !report.damage.contains(error) { report.damage.append(error) }
+            return true
+        }
+    }
+
     /// Number of records durable on disk (all records for an in-memory store).
     public var durableCount: UInt64 { mutex.locked { syncedUpTo } }
 
@@ -237,21 +269,40 @@ public final class LogStore: @unchecked Sendable {
         return try decodeFrame(frame, location: location, decrypt: true)
     }
 
-    /// The raw frame of a record and where it lives.
+    /// The raw frame of a record and where it lives, checked as it is read: its CRC, its seq,
+    /// its stored chain hash against the Merkle leaf the store holds for it (the footer of a
+    /// sealed segment, or what opening verified for the active one), and that chain hash
+    /// recomputed from the previous leaf.
     public func frameBytes(_ seq: UInt64) throws(StoreError) -> (bytes: [UInt8], location: Location) {
         let source = try mutex.locked { () throws(StoreError) -> FrameSource in
             guard seq < visibleUpTo else { throw .notFound(seq: seq) }
             return try frameSourceLocked(seq)
         }
         do {
+            let bytes: [UInt8], location: Location, leaf: Hash32, previous: Hash32
             switch source {
             case let .sealed(segment):
-                return (try segment.frame(seq: seq), Location(file: segment.file.path, seq: seq))
-            case let .active(file, path, offset, length):
-                let bytes: [UInt8]
+                bytes = try segment.frame(seq: seq)
+                location = Location(file: segment.file.path, seq: seq)
+                guard let l = try segment.merkleNode(level: 0, index: seq) else {
+                    throw FormatError.malformed(location, detail: "the footer holds no leaf for seq \(seq)")
+                }
+                leaf = l
+                if seq == segment.firstSeq {
+                    previous = segment.header.previousChain
+                } else if let p = try segment.merkleNode(level: 0, index: seq - 1) {
+                    previous = p
+                } else {
+                    throw FormatError.malformed(location, detail: "the footer holds no leaf for seq \(seq - 1)")
+                }
+            case let .active(file, path, offset, length, l, p):
                 do { bytes = try file.read(at: offset, count: length) } catch { throw StoreError.io(error) }
-                return (bytes, Location(file: path, offset: offset, seq: seq))
+                location = Location(file: path, offset: offset, seq: seq)
+                leaf = l
+                previous = p
             }
+            try FrameCheck.check(bytes, seq: seq, leaf: leaf, previous: previous, algorithm: hashAlgorithm, location: location)
+            return (bytes, location)
         } catch let e as StoreError {
             throw e
         } catch let e as FormatError {
@@ -263,16 +314,18 @@ public final class LogStore: @unchecked Sendable {
 
     enum FrameSource {
         case sealed(SealedSegment)
-        case active(file: WritableFile, path: String, offset: UInt64, length: Int)
+        case active(file: ReadableFile, path: String, offset: UInt64, length: Int, leaf: Hash32, previous: Hash32)
     }
 
     func frameSourceLocked(_ seq: UInt64) throws(StoreError) -> FrameSource {
         if let active, seq >= active.header.firstSeq {
             let i = Int(seq - active.header.firstSeq)
             let offsets = active.accumulator.offsets
+            guard i < offsets.count, let leaf = active.accumulator.levels.node(level: 0, index: seq) else { throw .notFound(seq: seq) }
+            let previous = i == 0 ? active.header.previousChain : (active.accumulator.levels.node(level: 0, index: seq - 1) ?? .zero)
             let start = offsets[i]
             let end = i + 1 < offsets.count ? offsets[i + 1] : active.accumulator.dataEnd
-            return .active(file: active.file, path: active.path, offset: start, length: Int(end - start))
+            return .active(file: active.file, path: active.path, offset: start, length: Int(end - start), leaf: leaf, previous: previous)
         }
         guard let segment = sealedSegmentLocked(containing: seq) else { throw .notFound(seq: seq) }
         return .sealed(segment)
@@ -288,7 +341,7 @@ public final class LogStore: @unchecked Sendable {
         return nil
     }
 
-    /// Parses, checks and decodes a frame.
+    /// Decodes a checked frame.
     func decodeFrame(_ frame: [UInt8], location: Location, decrypt: Bool) throws(StoreError) -> Record {
         let parse = frame.withUnsafeBytes { Frame.parse($0, at: 0) }
         guard case let .frame(view) = parse, view.crcValid, view.frameLength == frame.count else {
@@ -321,11 +374,27 @@ public final class LogStore: @unchecked Sendable {
         try scanWithChain(from: from, through: through, decrypt: decrypt) { record, _ in try body(record) }
     }
 
-    /// Like `scan`, also giving each record's chain hash.
+    /// One file of a scan: where to start, what the first record links to, and what the last
+    /// record must match.
+    struct ScanPart {
+        let file: SegmentFile
+        let startOffset: UInt64?
+        let firstSeq: UInt64
+        /// The chain hash before `firstSeq`.
+        let anchor: Hash32
+        /// A sealed segment's last seq and chain head (its footer), to end against.
+        let sealedEnd: (seq: UInt64, chain: Hash32)?
+    }
+
+    /// Like `scan`, also giving each record's chain hash. Every record is checked as it is read:
+    /// CRC, seq (one more than the previous), chain hash recomputed from the previous one (from
+    /// the segment header, or the store's leaf when starting inside a segment), and at the end of
+    /// a sealed segment the footer's chain head; a scan that stops inside the active segment
+    /// ends against the chain hash that opening verified.
     public func scanWithChain(from: UInt64 = 0, through: UInt64? = nil, decrypt: Bool = true,
                               _ body: (Record, Hash32) throws -> Bool) throws {
-        let (segments, activePath, activeEnd, limit, activeStart) = mutex.locked {
-            () -> ([SealedSegment], String?, UInt64, UInt64, UInt64?) in
+        let (segments, activePath, activeEnd, limit, activeStart, visible) = mutex.locked {
+            () -> ([SealedSegment], String?, UInt64, UInt64, UInt64?, UInt64) in
             let last = visibleUpTo == 0 ? 0 : visibleUpTo - 1
             let end: UInt64
             var start: UInt64? = nil
@@ -338,38 +407,66 @@ public final class LogStore: @unchecked Sendable {
             } else {
                 end = UInt64(SegmentHeader.length)
             }
-            return (sealed, active?.path, end, min(through ?? last, last), start)
+            return (sealed, active.flatMap { visibleUpTo > $0.header.firstSeq ? $0.path : nil }, end, min(through ?? last, last),
+                    start, visibleUpTo)
         }
-        if from > limit || (from == 0 && mutex.locked({ visibleUpTo }) == 0) { return }
-        // Each file with the offset to start scanning at (so a tail is read without the history).
-        var files: [(SegmentFile, UInt64?)] = []
+        if visible == 0 || from > limit { return }
+        var parts: [ScanPart] = []
         for s in segments where s.lastSeq >= from && s.firstSeq <= limit {
-            files.append((s.file, from > s.firstSeq ? try s.offset(of: from) : nil))
+            let offset = from > s.firstSeq ? try s.offset(of: from) : nil
+            let anchor = offset != nil ? try chainHash(seq: from - 1) : s.header.previousChain
+            parts.append(ScanPart(file: s.file, startOffset: offset, firstSeq: offset != nil ? from : s.firstSeq, anchor: anchor,
+                                  sealedEnd: (s.lastSeq, s.meta.chainHead)))
         }
         if let activePath {
-            do { files.append((try SegmentFile.open(fs: fs, path: activePath, limitSize: activeEnd), activeStart)) } catch {
-                throw StoreError.damaged(error)
-            }
+            let file: SegmentFile
+            do { file = try SegmentFile.open(fs: fs, path: activePath, limitSize: activeEnd) } catch { throw StoreError.damaged(error) }
+            let anchor = activeStart != nil ? try chainHash(seq: from - 1) : file.header.previousChain
+            parts.append(ScanPart(file: file, startOffset: activeStart, firstSeq: activeStart != nil ? from : file.header.firstSeq,
+                                  anchor: anchor, sealedEnd: nil))
         }
-        for (file, startOffset) in files where file.header.firstSeq <= limit {
-            var scanner = startOffset.map { file.scanner(from: $0, expectedSeq: from) } ?? file.scanner(limitSeq: limit)
-            while let event = try scanner.next() {
+        let options = RecordCodec.Options(checkCanonicalDocuments: false)
+        for part in parts where part.firstSeq <= limit {
+            let file = part.file
+            let plain = part.startOffset.map { file.scanner(from: $0, expectedSeq: part.firstSeq) } ?? file.scanner(limitSeq: limit)
+            var scanner = PrehashingScanner(plain, algorithm: file.header.hashAlgorithm, previous: part.anchor, chainHashes: true)
+            var expected = part.firstSeq
+            var last: (seq: UInt64, chain: Hash32)? = nil
+            var stopped = false
+            scanning: while let (event, computed) = try scanner.next() {
                 switch event {
                 case let .damage(d):
                     throw StoreError.damaged(d.reason)
                 case let .record(frame):
-                    if frame.seq > limit { return }
-                    if frame.seq < from { continue }
+                    if frame.seq > limit { break scanning }
                     let location = Location(file: file.path, offset: frame.offset, seq: frame.seq)
-                    var record = try frame.decode(file: file.path, options: RecordCodec.Options(checkCanonicalDocuments: false))
+                    guard frame.seq == expected else {
+                        throw StoreError.damaged(.chainBreak(location, detail: "seq \(frame.seq) where \(expected) was expected"))
+                    }
+                    if let computed, computed != frame.view.storedChain {
+                        throw StoreError.damaged(.hashMismatch(location, expected: computed, found: frame.view.storedChain))
+                    }
+                    expected += 1
+                    last = (frame.seq, frame.view.storedChain)
+                    if frame.seq < from { continue }
+                    var record = try frame.decode(file: file.path, options: options)
                     if decrypt, record.isSealed {
                         guard let keyring = mutex.locked({ self.keyring }) else { throw StoreError.keyRequired(path: layout.root) }
-                        record = try RecordSealer.open(record, keyring: keyring, location: location,
-                                                       options: RecordCodec.Options(checkCanonicalDocuments: false))
+                        record = try RecordSealer.open(record, keyring: keyring, location: location, options: options)
                     }
-                    if try !body(record, frame.view.storedChain) { return }
+                    if try !body(record, frame.view.storedChain) { stopped = true; break scanning }
                 }
             }
+            // The last record read must be the one the store vouches for.
+            if let last {
+                let vouched: Hash32
+                if let end = part.sealedEnd, last.seq == end.seq { vouched = end.chain } else { vouched = try chainHash(seq: last.seq) }
+                if vouched != last.chain {
+                    throw StoreError.damaged(.chainBreak(Location(file: file.path, seq: last.seq),
+                        detail: "record \(last.seq) has chain hash \(last.chain.hex), the store holds \(vouched.hex) for it: the records before it were rewritten"))
+                }
+            }
+            if stopped { return }
         }
     }
 

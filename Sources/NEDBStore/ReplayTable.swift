@@ -59,13 +59,12 @@ struct ReplayTable: Sendable {
 
     // MARK: The REPLAY file
 
-    static let fileName = "REPLAY"
-    static let magic: [UInt8] = [0x89] + Array("NEDBRPL".utf8)
+    static let fileName = ReplayFileHeader.fileName
 
     /// Encodes the table as of `seq` (whose chain hash is `chain`).
     func encode(storeId: StoreID, seq: UInt64, chain: Hash32) -> [UInt8] {
         var w = ByteWriter(capacity: 96 + (nonces.count + idempotency.count) * 24)
-        w.append(ReplayTable.magic)
+        w.append(ReplayFileHeader.magic)
         w.u16(FormatVersion.read); w.u16(FormatVersion.write); w.u32(0)
         w.append(storeId.bytes)
         w.u64(seq); w.hash(chain)
@@ -79,31 +78,17 @@ struct ReplayTable: Sendable {
 
     /// Decodes a REPLAY file; nil if it is damaged or belongs elsewhere.
     mutating func load(_ bytes: [UInt8], storeId: StoreID) -> (seq: UInt64, chain: Hash32)? {
-        guard bytes.count >= 84, Array(bytes[0..<8]) == ReplayTable.magic,
-              CRC32C.checksum(Array(bytes[0..<(bytes.count - 4)])) == ByteReader.peekU32(bytes, bytes.count - 4) else { return nil }
-        var r = ByteReader(bytes, start: 8, end: bytes.count - 4)
+        guard let header = try? ReplayFileHeader.decode(bytes, file: nil), header.storeId == storeId else { return nil }
+        var r = ByteReader(bytes, start: ReplayFileHeader.length, end: bytes.count - 4)
         do {
-            guard try r.u16() <= FormatVersion.read else { return nil }
-            try r.skip(6)
-            guard try r.bytes(16) == storeId.bytes else { return nil }
-            let seq = try r.u64(), chain = try r.hash()
-            let a = Int(try r.u32()), b = Int(try r.u32())
-            guard r.remaining == (a + b) * 24 else { return nil }
             var n: [Key: UInt64] = [:], i: [Key: UInt64] = [:]
-            for _ in 0..<a { n[Key(a: try r.u64(), b: try r.u64())] = try r.u64() }
-            for _ in 0..<b { i[Key(a: try r.u64(), b: try r.u64())] = try r.u64() }
+            for _ in 0..<header.clientEntries { n[Key(a: try r.u64(), b: try r.u64())] = try r.u64() }
+            for _ in 0..<header.idempotencyEntries { i[Key(a: try r.u64(), b: try r.u64())] = try r.u64() }
             nonces = n
             idempotency = i
-            return (seq, chain)
+            return (header.seq, header.chain)
         } catch {
             return nil
         }
-    }
-}
-
-extension ByteReader {
-    static func peekU32(_ b: [UInt8], _ o: Int) -> UInt32 {
-        guard o >= 0, o + 4 <= b.count else { return 0 }
-        return UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24
     }
 }

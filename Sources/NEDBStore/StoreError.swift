@@ -59,3 +59,11 @@ public enum StoreError: Error, Sendable, CustomStringConvertible, Equatable {
         }
     }
 }
+
+extension StoreError {
+    /// Damage found in the store's files (as opposed to a usage, key, lock or I/O error).
+    public var isDamage: Bool {
+        if case .damaged = self { return true }
+        return false
+    }
+}

@@ -45,6 +45,9 @@ public struct StoreOptions: Sendable {
     public var create = true
     /// Open without the lock and without modifying anything (readers beside a writer).
     public var readOnly = false
+    /// Read-only opens only: open a damaged store as the verified prefix of its log instead of
+    /// refusing it; `LogStore.damage` then says what is wrong. Writers always refuse damage.
+    public var allowDamaged = false
     public var durability: Durability = .batch
     public var recovery: RecoveryPolicy = .truncateTornTail
     /// Seal the active segment and start a new one beyond this size.

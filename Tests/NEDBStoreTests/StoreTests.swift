@@ -150,10 +150,12 @@ import NEDBFormat
             try store.close()
         }
         // Cut the last record: its transaction (seqs 4–5) is incomplete and must vanish whole.
+        // (A crash leaves no REPLAY written after the cut records: the one from close goes.)
         let segment = dir.sub("segments/" + SegmentName.make(firstSeq: 0))
         let bytes = try PosixFileSystem().readAll(segment)
         let frames = try frameOffsets(segment)
         try Data(bytes[0..<frames.last!]).write(to: URL(fileURLWithPath: segment))
+        try FileManager.default.removeItem(atPath: dir.sub("REPLAY"))
         let store = try LogStore.open(dir.path, options: testOptions())
         #expect(store.lastSeq == 3)
         #expect(store.openReport.droppedIncompleteTransaction == 1)
@@ -185,7 +187,8 @@ import NEDBFormat
         strict.recovery = .strict
         #expect { try LogStore.open(dir.path, options: strict) } throws: { ($0 as? StoreError)?.id == "torn_tail" }
         #expect(try PosixFileSystem().readAll(segment) == withTail)
-        // Tampering: edit record 5 and fix its CRC. Read-write open refuses; read-only stops there.
+        // Tampering: edit record 5 and fix its CRC. Every open refuses; a read-only open that
+        // allows damage reads the records before it and says why.
         let frames = try frameOffsets(segment)
         var tampered = try PosixFileSystem().readAll(segment)
         tampered[frames[5] + 40] ^= 0x20
@@ -195,9 +198,13 @@ import NEDBFormat
         #expect(try PosixFileSystem().readAll(segment) == tampered)
         var ro = testOptions()
         ro.readOnly = true
+        #expect { try LogStore.open(dir.path, options: ro) } throws: { ($0 as? StoreError)?.id == "hash_mismatch" }
+        ro.allowDamaged = true
         store = try LogStore.open(dir.path, options: ro)
         #expect(store.lastSeq == 4)
-        #expect(store.openReport.readOnlyLimit?.id == "hash_mismatch")
+        // REPLAY, written at close, shows the log reached seq 10 (so 6…10 are missing too).
+        #expect(store.damage.map(\.id) == ["hash_mismatch", "missing_data"])
+        #expect(store.damage.first?.location.seq == 5)
     }
 
     @Test func pointInTimeRecoveryMovesDamageToLostAndFound() throws {
