@@ -15,6 +15,11 @@ public enum ReportJSON {
                  "tree_size": .number(Double(h.treeSize))])
     }
 
+    /// A damaged store's condition, as JSON outputs carry it: `{"issues": [...]}`.
+    public static func damage(_ issues: [FormatError]) -> JSONValue {
+        .object(["issues": .array(issues.map(issue))])
+    }
+
     /// One human line for an issue: `[id] file, offset N, seq S: detail`.
     public static func line(_ e: FormatError) -> String {
         "[\(e.id)] \(e.location): \(e.detail)"

@@ -9,7 +9,7 @@ extension Reader {
             "segments": .number(Double(segments.count)),
             "sealed_segments": .number(Double(segments.filter { $0.state != .active }.count)),
             "compressed_segments": .number(Double(segments.filter { $0.state == .sealedCompressed }.count)),
-            "bytes": .number(Double(segments.reduce(UInt64(0)) { $0 + $1.fileSize })),
+            "bytes": .number(Double(store.fileBytes)),
             "checkpoints": .array(checkpoints.map { .string($0) }),
             "encrypted": .bool(store.encrypted), "hash": .string(store.hashAlgorithm.description),
             "store_id": .string(store.storeId.hex), "origin": .string(store.origin),

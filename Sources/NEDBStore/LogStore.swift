@@ -470,6 +470,11 @@ public final class LogStore: @unchecked Sendable {
         }
     }
 
+    /// Bytes of the segment files: sealed ones as sealed, the active one up to its data.
+    public var fileBytes: UInt64 {
+        mutex.locked { sealed.reduce(UInt64(0)) { $0 + $1.file.size } + (active?.fileEnd ?? 0) }
+    }
+
     /// Summary of the segments.
     public var segments: [Manifest.Entry] {
         mutex.locked { manifestEntriesLocked() }

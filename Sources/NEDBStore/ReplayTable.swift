@@ -63,17 +63,15 @@ struct ReplayTable: Sendable {
 
     /// Encodes the table as of `seq` (whose chain hash is `chain`).
     func encode(storeId: StoreID, seq: UInt64, chain: Hash32) -> [UInt8] {
-        var w = ByteWriter(capacity: 96 + (nonces.count + idempotency.count) * 24)
-        w.append(ReplayFileHeader.magic)
-        w.u16(FormatVersion.read); w.u16(FormatVersion.write); w.u32(0)
-        w.append(storeId.bytes)
-        w.u64(seq); w.hash(chain)
-        w.u32(UInt32(nonces.count)); w.u32(UInt32(idempotency.count))
-        for table in [nonces, idempotency] {
-            for (k, v) in table.sorted(by: { ($0.key.a, $0.key.b) < ($1.key.a, $1.key.b) }) { w.u64(k.a); w.u64(k.b); w.u64(v) }
+        func entries(_ table: [Key: UInt64]) -> [[UInt8]] {
+            table.sorted(by: { ($0.key.a, $0.key.b) < ($1.key.a, $1.key.b) }).map { k, v in
+                var w = ByteWriter(capacity: 24)
+                w.u64(k.a); w.u64(k.b); w.u64(v)
+                return w.bytes
+            }
         }
-        w.u32(CRC32C.checksum(w.bytes))
-        return w.bytes
+        return ReplayFileHeader.encode(storeId: storeId, seq: seq, chain: chain, clientEntries: entries(nonces),
+                                       idempotencyEntries: entries(idempotency))
     }
 
     /// Decodes a REPLAY file; nil if it is damaged or belongs elsewhere.

@@ -125,7 +125,7 @@ struct StoreRecovery {
         // Witnesses of the log's length and chain.
         let present = Set(names.compactMap(SegmentName.parse))
         let witnessIssues = try StoreWitnesses.check(witnesses.witnesses, lastSeq: lastSeq, hasSegment: { present.contains($0) },
-                                                     chain: { seq throws(FormatError) in try chain(seq, sealed: sealed, scan: scan) })
+                                                     chain: { seq throws(FormatError) -> Hash32? in try chain(seq, sealed: sealed, scan: scan) })
         let cutting = !report.acceptedLoss.isEmpty || report.tornTail != nil
         for issue in witnessIssues {
             if !readOnly && options.recovery == .pointInTime && cutting && issue.id == "missing_data" {

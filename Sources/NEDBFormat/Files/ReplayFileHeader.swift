@@ -25,6 +25,22 @@ public struct ReplayFileHeader: Sendable, Equatable {
     public var clientEntries: Int
     public var idempotencyEntries: Int
 
+    /// A complete REPLAY file: the header, then the entries already encoded (24 bytes each:
+    /// 16-byte key ‖ u64), client entries first, each group ascending by key.
+    public static func encode(storeId: StoreID, seq: UInt64, chain: Hash32, clientEntries: [[UInt8]],
+                              idempotencyEntries: [[UInt8]]) -> [UInt8] {
+        var w = ByteWriter(capacity: length + 4 + (clientEntries.count + idempotencyEntries.count) * 24)
+        w.append(magic)
+        w.u16(FormatVersion.read); w.u16(FormatVersion.write); w.u32(0)
+        w.append(storeId.bytes)
+        w.u64(seq); w.hash(chain)
+        w.u32(UInt32(clientEntries.count)); w.u32(UInt32(idempotencyEntries.count))
+        for e in clientEntries { w.append(e) }
+        for e in idempotencyEntries { w.append(e) }
+        w.u32(CRC32C.checksum(w.bytes))
+        return w.bytes
+    }
+
     /// Decodes and checks the magic, CRC, read version and entry counts of a whole REPLAY file.
     public static func decode(_ bytes: [UInt8], file: String?) throws(FormatError) -> ReplayFileHeader {
         let at = Location(file: file, offset: 0)

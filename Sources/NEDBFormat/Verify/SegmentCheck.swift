@@ -143,8 +143,10 @@ extension StoreVerifier {
                 lastTime = frame.time
                 if frame.seq == 0 || frame.view.type == .genesis || frame.view.type == .compaction
                     || options.checkDocuments || options.keyring != nil {
-                    check(frame: frame, at: at, header: header, options: options, keyOptions: keyOptions,
-                          result: &result, problem: problem)
+                    let found = check(frame: frame, at: at, header: header, options: options, keyOptions: keyOptions)
+                    if let g = found.genesis { result.genesis = g }
+                    if let c = found.compaction { result.compaction.append(c) }
+                    for p in found.problems { problem(p) }
                 }
                 if contiguous {
                     offsets.append(frame.offset)
@@ -220,34 +222,43 @@ extension StoreVerifier {
         return nil
     }
 
+    /// What decoding one record for its field checks found.
+    struct RecordFindings {
+        var genesis: Record?
+        var compaction: Record?
+        var problems: [FormatError] = []
+    }
+
     /// Decodes a record for the checks that need its fields.
     static func check(frame: ScannedFrame, at: Location, header: SegmentHeader, options: VerifyOptions,
-                      keyOptions: RecordCodec.Options, result: inout SegmentCheck, problem: (FormatError) -> Void) {
+                      keyOptions: RecordCodec.Options) -> RecordFindings {
+        var found = RecordFindings()
         let decodeOptions = RecordCodec.Options(checkCanonicalDocuments: options.checkDocuments)
         var record: Record
         do { record = try frame.decode(file: at.file, options: decodeOptions) } catch {
-            problem(error)
-            return
+            found.problems.append(error)
+            return found
         }
         if frame.seq == 0 {
             if record.type != .genesis {
-                problem(.malformed(at, detail: "seq 0 must be the genesis record, found \(record.type)"))
+                found.problems.append(.malformed(at, detail: "seq 0 must be the genesis record, found \(record.type)"))
             } else {
-                result.genesis = record
+                found.genesis = record
             }
         } else if record.type == .genesis {
-            problem(.malformed(at, detail: "a genesis record may only appear at seq 0"))
+            found.problems.append(.malformed(at, detail: "a genesis record may only appear at seq 0"))
         }
-        if record.type == .compaction { result.compaction.append(record) }
+        if record.type == .compaction { found.compaction = record }
         if let keyring = options.keyring, record.isSealed {
             do { record = try RecordSealer.open(record, keyring: keyring, location: at, options: keyOptions) } catch {
-                problem(error)
+                found.problems.append(error)
             }
         } else if record.isSealed && !header.encrypted {
-            problem(.malformed(at, detail: "sealed record in a segment not marked encrypted"))
+            found.problems.append(.malformed(at, detail: "sealed record in a segment not marked encrypted"))
         } else if !record.isSealed && header.encrypted && record.type.isSealedWhenEncrypted {
-            problem(.malformed(at, detail: "\(record.type) record is not sealed in an encrypted store"))
+            found.problems.append(.malformed(at, detail: "\(record.type) record is not sealed in an encrypted store"))
         }
+        return found
     }
 
     /// Compares the footer with what the scan found.

@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Verifies a store directory as spec/FORMAT.md §13 describes: every segment is scanned (in
 /// parallel), then the segments are joined by their chain links, the Merkle tree is rebuilt,
@@ -11,6 +14,9 @@ public enum StoreVerifier {
         report.decrypted = options.keyring != nil
         var issues: [FormatError] = []
         let layout = StoreLayout(root: directory)
+        // Witnesses first: each was written after the records it describes were durable, so the
+        // segments listed afterwards must reach them even while a writer appends and rotates.
+        let witnessFiles = StoreWitnesses.read(layout: layout, fs: fs)
         let names: [String]
         do { names = try layout.segmentNames(fs: fs) } catch {
             report.issues = [error]
@@ -39,7 +45,7 @@ public enum StoreVerifier {
                 } catch {}
             }
         }
-        let checkpointSeqs = Set(checkpointFiles.map(\.header.seq))
+        let checkpointSeqs = Set(checkpointFiles.map(\.header.seq)).union(witnessFiles.witnesses.map(\.seq))
         let paths = names.map { PathUtil.join(layout.segments, $0) }
         var total: UInt64 = 0
         for path in paths {
@@ -48,7 +54,9 @@ public enum StoreVerifier {
         let progress = ProgressCounter(total: total, callback: options.progress)
         // Join in log order: by the segment number in each header (a file whose name disagrees
         // with its header was reported as reordered by its own check).
-        let checks = runParallel(paths: paths, options: options, fs: fs, checkpointSeqs: checkpointSeqs, progress: progress)
+        var scanned = runParallel(paths: paths, options: options, fs: fs, checkpointSeqs: checkpointSeqs, progress: progress)
+        settleLastSegment(&scanned, options: options, fs: fs, checkpointSeqs: checkpointSeqs)
+        let checks = scanned
             .enumerated().sorted { a, b in
                 switch (a.element.header, b.element.header) {
                 case let (x?, y?): return (x.segmentNumber, x.firstSeq, a.offset) < (y.segmentNumber, y.firstSeq, b.offset)
@@ -56,13 +64,45 @@ public enum StoreVerifier {
                 }
             }.map(\.element)
         let joined = join(checks, options: options, issues: &issues, report: &report)
-        if options.checkManifest { checkManifest(layout: layout, fs: fs, checks: checks, report: report, issues: &issues) }
+        // What MANIFEST, REPLAY and the checkpoints say the log reached.
+        let witnesses = report.storeId.map { witnessFiles.belonging(to: $0) } ?? WitnessReading()
+        let lastSeq = checks.compactMap(\.lastSeq).max()
+        let present = Set(names.compactMap(SegmentName.parse))
+        let witnessIssues = (try? StoreWitnesses.check(witnesses.witnesses, lastSeq: lastSeq, hasSegment: { present.contains($0) },
+                                                       chain: { seq throws(FormatError) -> Hash32? in joined.chains[seq] })) ?? []
+        issues.append(contentsOf: witnessIssues)
+        if options.checkManifest {
+            let manifestContradicted = witnessIssues.contains { $0.location.file == layout.manifest }
+            checkManifest(layout: layout, fs: fs, checks: checks, report: report, contradicted: manifestContradicted,
+                          issues: &issues, notes: &report.notes)
+        }
         if options.checkCheckpoints {
             checkCheckpoints(checkpointFiles, layout: layout, joined: joined, options: options, report: &report, issues: &issues)
         }
         report.omittedIssues = max(0, issues.count - options.maxIssues)
         report.issues = Array(issues.prefix(options.maxIssues))
         return report
+    }
+
+    /// The last segment of a store a writer is appending to may change while it is scanned:
+    /// frames land mid-read, reserved space is cut off when it is sealed. An end that looks torn
+    /// is scanned again until two scans agree (a crash's torn tail stays where it is; a write in
+    /// progress completes within moments), at most a few times.
+    static func settleLastSegment(_ checks: inout [SegmentCheck], options: VerifyOptions, fs: FileSystem,
+                                  checkpointSeqs: Set<UInt64>) {
+        guard let i = checks.indices.last, checks[i].header != nil else { return }
+        func endsTorn(_ c: SegmentCheck) -> Bool { !c.sealed && (c.damages.last?.reachesEnd ?? false) || !c.issues.isEmpty && !c.sealed }
+        var attempts = 0
+        while endsTorn(checks[i]) && attempts < 5 {
+            attempts += 1
+            usleep(UInt32(2_000 * attempts))
+            let again = checkSegment(path: checks[i].path, options: options, fs: fs, checkpointSeqs: checkpointSeqs,
+                                     progress: ProgressCounter(total: 0, callback: nil))
+            let same = again.fileSize == checks[i].fileSize && again.damages == checks[i].damages && again.records == checks[i].records
+                && again.issues == checks[i].issues
+            checks[i] = again
+            if same { break }
+        }
     }
 
     static func runParallel(paths: [String], options: VerifyOptions, fs: FileSystem, checkpointSeqs: Set<UInt64>,
@@ -257,8 +297,11 @@ public enum StoreVerifier {
         return joined
     }
 
+    /// Compares the manifest with the segments. A manifest that is only behind them — every
+    /// entry consistent with the log, as an interrupted rotation, compression or compaction
+    /// leaves it — is a note; one that contradicts them is `manifest_mismatch`.
     static func checkManifest(layout: StoreLayout, fs: FileSystem, checks: [SegmentCheck], report: VerifyReport,
-                              issues: inout [FormatError]) {
+                              contradicted: Bool, issues: inout [FormatError], notes: inout [FormatError]) {
         let path = layout.manifest
         guard fs.exists(path) else {
             issues.append(.manifestMismatch(Location(file: path), detail: "MANIFEST is missing (it can be rebuilt from the segments)"))
@@ -273,29 +316,63 @@ public enum StoreVerifier {
             return
         } catch { return }
         var problems: [String] = []
-        if let id = report.storeId, manifest.storeId != id { problems.append("store id \(manifest.storeId) differs") }
-        if let alg = report.hashAlgorithm, manifest.hashAlgorithm != alg { problems.append("hash algorithm differs") }
-        if manifest.encrypted != report.encrypted { problems.append("encryption flag differs") }
+        var contradictions = contradicted
+        if let id = report.storeId, manifest.storeId != id { problems.append("store id \(manifest.storeId) differs"); contradictions = true }
+        if let alg = report.hashAlgorithm, manifest.hashAlgorithm != alg { problems.append("hash algorithm differs"); contradictions = true }
+        if manifest.encrypted != report.encrypted { problems.append("encryption flag differs"); contradictions = true }
         let listed = manifest.segments.map(\.fileName)
         let present = checks.map(\.name)
-        for name in listed where !present.contains(name) { problems.append("lists \(name), which does not exist") }
-        for name in present where !listed.contains(name) { problems.append("does not list \(name)") }
+        // Seqs some segment file holds: an entry whose file is gone is only stale when other
+        // files (compaction's merged segments) hold its seqs.
+        let ranges = checks.compactMap { c -> ClosedRange<UInt64>? in
+            guard let first = c.firstSeq ?? c.header?.firstSeq, let last = c.lastSeq, last >= first else { return nil }
+            return first...last
+        }
+        func covered(_ first: UInt64, _ last: UInt64) -> Bool {
+            var next = first
+            for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where r.lowerBound <= next && r.upperBound >= next {
+                if r.upperBound >= last { return true }
+                next = r.upperBound + 1
+            }
+            return false
+        }
+        for entry in manifest.segments where !present.contains(entry.fileName) {
+            problems.append("lists \(entry.fileName), which does not exist")
+            if entry.state == .active || !covered(entry.firstSeq, entry.lastSeq) { contradictions = true }
+        }
+        let lastListed = manifest.segments.map(\.firstSeq).max()
+        for c in checks where !listed.contains(c.name) {
+            problems.append("does not list \(c.name)")
+            // Newer than every entry (a rotation the manifest missed) or holding seqs of listed
+            // entries (compaction): stale. Anything else contradicts it.
+            if let first = c.header?.firstSeq, let lastListed, first < lastListed,
+               !manifest.segments.contains(where: { $0.firstSeq <= first && first <= max($0.lastSeq, $0.firstSeq) }) {
+                contradictions = true
+            }
+        }
         for entry in manifest.segments {
             guard let c = checks.first(where: { $0.name == entry.fileName }), let header = c.header else { continue }
             if entry.segmentNumber != header.segmentNumber || entry.firstSeq != header.firstSeq {
                 problems.append("entry for \(entry.fileName) names segment \(entry.segmentNumber) at seq \(entry.firstSeq), the file holds segment \(header.segmentNumber) at seq \(header.firstSeq)")
+                contradictions = true
             } else if entry.state != .active {
                 let lastSeq = c.footerMeta?.lastSeq ?? c.lastSeq
                 let chain = c.footerMeta?.chainHead ?? c.lastChain
                 if lastSeq != entry.lastSeq || c.fileSize != entry.fileSize || chain != entry.chainHead {
                     problems.append("entry for \(entry.fileName) does not match the sealed segment")
+                    if !c.sealed || (lastSeq ?? 0) < entry.lastSeq { contradictions = true }
                 }
             } else if entry.fileSize > c.fileSize {
                 problems.append("active segment \(entry.fileName) is shorter than the manifest says")
+                contradictions = true
             }
         }
-        if !problems.isEmpty {
+        if problems.isEmpty { return }
+        if contradictions {
             issues.append(.manifestMismatch(Location(file: path), detail: problems.joined(separator: "; ")))
+        } else {
+            notes.append(.manifestMismatch(Location(file: path),
+                detail: "MANIFEST is behind the segments, as an interrupted rotation, compression or compaction leaves it (a writer rewrites it): " + problems.joined(separator: "; ")))
         }
     }
 
@@ -310,13 +387,15 @@ public enum StoreVerifier {
                 problem = .checkpointMismatch(Location(file: path, offset: 32), detail: "file is named for another seq than its header's \(h.seq)")
             } else if let id = report.storeId, h.storeId != id {
                 problem = .checkpointMismatch(Location(file: path, offset: 16), detail: "checkpoint belongs to store \(h.storeId)")
-            } else if let chain = joined.chains[h.seq] {
-                if chain != h.chainHead {
-                    problem = .checkpointMismatch(Location(file: path, offset: 40, seq: h.seq),
-                        detail: "bound chain hash \(h.chainHead.hex) is not the log's \(chain.hex) at seq \(h.seq)")
-                }
-            } else if let last = joined.lastSeq, h.seq > last {
-                problem = .checkpointMismatch(Location(file: path, seq: h.seq), detail: "checkpoint at seq \(h.seq) is beyond the log's last seq \(last)")
+            } else if let chain = joined.chains[h.seq], chain != h.chainHead {
+                // Reported by the witness check (the log was rewritten after the checkpoint).
+                problem = nil
+                report.checkpoints.append(CheckpointSummary(name: file.name, seq: h.seq, valid: false))
+                continue
+            } else if joined.chains[h.seq] == nil {
+                // Beyond the log (a witness issue) or inside a gap: nothing to compare with.
+                report.checkpoints.append(CheckpointSummary(name: file.name, seq: h.seq, valid: false))
+                continue
             }
             if problem == nil, options.mode == .full, let rootCheck = rootAt(seq: h.seq, joined: joined, report: report) {
                 if rootCheck != h.root {

@@ -144,10 +144,11 @@ public enum StoreWitnesses {
     /// another chain hash than the log has at that seq (the log was rewritten after the file
     /// was), `checkpoint_mismatch` for a checkpoint bound to another chain hash. `lastSeq` is the
     /// last seq of the log as found (nil: no record); `chain` gives the chain hash of a seq at or
-    /// below it; `hasSegment` whether a segment file starting at a seq exists. Roots are not
-    /// compared here: a checkpoint whose chain hash matches is checked by whoever uses it.
+    /// below it (nil when no segment found holds it: that gap is reported on its own);
+    /// `hasSegment` whether a segment file starting at a seq exists. Roots are not compared
+    /// here: a checkpoint whose chain hash matches is checked by whoever uses it.
     public static func check(_ witnesses: [LogWitness], lastSeq: UInt64?, hasSegment: (UInt64) -> Bool,
-                             chain: (UInt64) throws(FormatError) -> Hash32) throws(FormatError) -> [FormatError] {
+                             chain: (UInt64) throws(FormatError) -> Hash32?) throws(FormatError) -> [FormatError] {
         var issues: [FormatError] = []
         let ends = lastSeq.map { "the log ends at seq \($0)" } ?? "the log holds no record"
         for w in witnesses {
@@ -162,7 +163,7 @@ public enum StoreWitnesses {
                 issues.append(.missingData(at, detail: "\(w.what) shows the log reached seq \(w.seq), but \(ends)"))
                 continue
             }
-            let found = try chain(w.seq)
+            guard let found = try chain(w.seq) else { continue }
             if found != w.chain {
                 let detail = "\(w.what) records chain hash \(w.chain.hex) at seq \(w.seq), the log has \(found.hex): the log was rewritten after it was written"
                 issues.append(w.kind == .checkpoint ? .checkpointMismatch(at, detail: detail) : .chainBreak(at, detail: detail))

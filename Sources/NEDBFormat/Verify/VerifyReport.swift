@@ -36,6 +36,9 @@ public struct VerifyReport: Sendable {
     public var issues: [FormatError] = []
     /// Problems found beyond the limit (not listed).
     public var omittedIssues = 0
+    /// Findings that are not problems: derived files behind the segments as an interrupted
+    /// operation leaves them (rebuilt by the next writer).
+    public var notes: [FormatError] = []
     /// The head of the longest verified prefix of the log.
     public var head: LogHead?
     public var segments: [SegmentSummary] = []

@@ -94,6 +94,7 @@ struct Verify: ParsableCommand {
                 "decrypted": .bool(report.decrypted),
                 "encrypted": .bool(report.encrypted),
                 "issues": .array(report.issues.map(ReportJSON.issue)),
+                "notes": .array(report.notes.map(ReportJSON.issue)),
                 "omitted_issues": .number(Double(report.omittedIssues)),
                 "segments": .array(report.segments.map { s in
                     .object(["name": .string(s.name), "first_seq": s.firstSeq.map { .number(Double($0)) } ?? .null,
@@ -110,6 +111,7 @@ struct Verify: ParsableCommand {
             Output.json(.object(o))
         } else {
             for issue in report.issues { Output.line(ReportJSON.line(issue)) }
+            for note in report.notes { Output.line("note: " + ReportJSON.line(note)) }
             if report.omittedIssues > 0 { Output.line("… and \(report.omittedIssues) more problems (raise --max-issues)") }
             if let s = sinceResult { Output.line(s.message) }
             let what = "\(report.records) records in \(report.segments.count) segments, \(report.bytes) bytes"

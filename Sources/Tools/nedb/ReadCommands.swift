@@ -94,7 +94,8 @@ struct Head: DatabaseCommand {
     func execute(in session: Session) throws {
         let head = session.reader.head
         // Keys in the documented order (seq, head, root) rather than sorted.
-        Output.line("{\"seq\":\(head.seq),\"head\":\"\(head.chain.hex)\",\"root\":\"\(head.root.hex)\"}")
+        let damaged = session.reader.damage.isEmpty ? "" : ",\"damaged\":" + ReportJSON.damage(session.reader.damage).canonicalText
+        Output.line("{\"seq\":\(head.seq),\"head\":\"\(head.chain.hex)\",\"root\":\"\(head.root.hex)\"\(damaged)}")
     }
 }
 
@@ -108,13 +109,21 @@ struct Status: DatabaseCommand {
     @Flag(help: "One JSON object.") var json = false
 
     func execute(in session: Session) throws {
-        let status = session.reader.status
+        var status = session.reader.status
+        if case var .object(fields) = status {
+            fields["damage"] = .array(session.reader.damage.map(ReportJSON.issue))
+            fields["notes"] = .array(session.reader.notes.map(ReportJSON.issue))
+            status = .object(fields)
+        }
         if json { return Output.json(status, pretty: false) }
         guard case let .object(fields) = status else { return }
         for key in fields.keys.sorted() {
             guard let value = fields[key] else { continue }
             switch value {
             case let .string(s): Output.line("\(key): \(s)")
+            case let .array(items) where key == "damage" || key == "notes":
+                Output.line("\(key): \(items.isEmpty ? "(none)" : "")")
+                for item in items { Output.line("  [\(item["id"]?.stringValue ?? "")] \(item["message"]?.stringValue ?? "")") }
             case let .array(items): Output.line("\(key): \(items.isEmpty ? "(none)" : items.compactMap(\.stringValue).joined(separator: ", "))")
             default: Output.line("\(key): \(value.canonicalText)")
             }

@@ -8,6 +8,10 @@ struct Location: ParsableArguments {
     var directory: String
 
     @OptionGroup var keys: KeyOptions
+
+    @Flag(name: .customLong("allow-damaged"),
+          help: "Read commands: answer from the verified prefix of a damaged store (each answer then says so on stderr) instead of exiting 3.")
+    var allowDamaged = false
 }
 
 /// A subcommand that works on an open database. `run()` opens it (for writing when `writes`,
@@ -45,15 +49,36 @@ final class Session {
         let directory = location.directory
         return try reporting {
             if writable {
+                if location.allowDamaged {
+                    throw ToolFailure(.usage, "--allow-damaged is for read commands: nothing is ever written to a damaged store (nedb-repair salvages it)")
+                }
                 var options = DatabaseOptions()
                 options.key = location.keys.source
-                return Session(directory: directory, reader: try Database.open(directory, options: options))
+                let session = Session(directory: directory, reader: try Database.open(directory, options: options))
+                session.reportCondition()
+                return session
             }
             guard fs.isDirectory(directory) else {
                 throw ToolFailure(.environment, "\(directory): no such directory (write commands create it)")
             }
-            return Session(directory: directory, reader: try Reader.open(directory, key: location.keys.source))
+            let session = Session(directory: directory,
+                                  reader: try Reader.open(directory, key: location.keys.source, allowDamaged: location.allowDamaged))
+            session.reportCondition()
+            return session
         }
+    }
+
+    /// Says on stderr what the answers rest on: a damaged store's verified prefix (always), and
+    /// what was tolerated (an interrupted write, derived files that were skipped).
+    func reportCondition() {
+        let damage = reader.damage
+        if !damage.isEmpty {
+            Output.error("nedb: DAMAGED store: answering from the verified prefix of the log (\(reader.store.count == 0 ? "no record" : "records 0…\(reader.seq)")); "
+                         + "nedb-verify reports, nedb-repair salvages:")
+            for issue in damage.prefix(10) { Output.error("  " + ReportJSON.line(issue)) }
+            if damage.count > 10 { Output.error("  … and \(damage.count - 10) more") }
+        }
+        for note in reader.notes { Output.error("nedb: note: " + ReportJSON.line(note)) }
     }
 
     /// The writer; fails when the session is read-only.
@@ -84,6 +109,8 @@ final class Session {
         case .invalid, .query: return ToolFailure(.usage, e.description)
         case .preconditionFailed: return ToolFailure(.rejected, e.description)
         case .store(.staleNonce): return ToolFailure(.rejected, e.description + " (nothing was written)")
+        case let .store(.damaged(issue)):
+            return ToolFailure(.environment, ReportJSON.line(issue) + "\n(the store is damaged: nedb-verify reports, nedb-repair salvages; read commands take --allow-damaged to answer from the verified prefix)")
         case .store, .state, .readOnly: return ToolFailure(.environment, e.description)
         }
     }
