@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "NEDBFormatTests", dependencies: ["NEDBFormat", "NEDBFixtureKit"]),
         .testTarget(name: "NEDBStoreTests", dependencies: ["NEDBStore"]),
         .testTarget(name: "NEDBStateTests", dependencies: ["NEDBState"]),
-        .testTarget(name: "NEDBToolTests", dependencies: ["NEDBState"]),
+        .testTarget(name: "NEDBToolTests", dependencies: ["NEDB"]),
         .testTarget(name: "NEDBEngineTests", dependencies: ["NEDB"]),
     ],
     swiftLanguageModes: [.v6]

@@ -56,6 +56,13 @@ public enum DatabaseError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The damage found in the store's files, with its id, file, offset and seq (nil for any
+    /// other error).
+    public var damage: FormatError? {
+        if case let .store(.damaged(e)) = self { return e }
+        return nil
+    }
+
     /// Stable identifier for tools.
     public var id: String {
         switch self {

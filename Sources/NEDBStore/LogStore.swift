@@ -432,13 +432,16 @@ public final class LogStore: @unchecked Sendable {
             var scanner = PrehashingScanner(plain, algorithm: file.header.hashAlgorithm, previous: part.anchor, chainHashes: true)
             var expected = part.firstSeq
             var last: (seq: UInt64, chain: Hash32)? = nil
-            var stopped = false
+            // A record is handed out only once the next one linked to it (a record re-hashed
+            // after an edit links to its predecessor; only its successor shows the edit), or,
+            // for the last one, once it matches the chain hash the store vouches for.
+            var pending: (record: Record, chain: Hash32)? = nil
+            var beyondLimit = false
             scanning: while let (event, computed) = try scanner.next() {
                 switch event {
                 case let .damage(d):
                     throw StoreError.damaged(d.reason)
                 case let .record(frame):
-                    if frame.seq > limit { break scanning }
                     let location = Location(file: file.path, offset: frame.offset, seq: frame.seq)
                     guard frame.seq == expected else {
                         throw StoreError.damaged(.chainBreak(location, detail: "seq \(frame.seq) where \(expected) was expected"))
@@ -447,18 +450,23 @@ public final class LogStore: @unchecked Sendable {
                         throw StoreError.damaged(.hashMismatch(location, expected: computed, found: frame.view.storedChain))
                     }
                     expected += 1
+                    if let p = pending {
+                        pending = nil
+                        if try !deliver(p, body, rest: &scanner, expected: expected, part: part) { return }
+                    }
                     last = (frame.seq, frame.view.storedChain)
+                    if frame.seq > limit { beyondLimit = true; break scanning }
                     if frame.seq < from { continue }
                     var record = try frame.decode(file: file.path, options: options)
                     if decrypt, record.isSealed {
                         guard let keyring = mutex.locked({ self.keyring }) else { throw StoreError.keyRequired(path: layout.root) }
                         record = try RecordSealer.open(record, keyring: keyring, location: location, options: options)
                     }
-                    if try !body(record, frame.view.storedChain) { stopped = true; break scanning }
+                    pending = (record, frame.view.storedChain)
                 }
             }
             // The last record read must be the one the store vouches for.
-            if let last {
+            if !beyondLimit, let last {
                 let vouched: Hash32
                 if let end = part.sealedEnd, last.seq == end.seq { vouched = end.chain } else { vouched = try chainHash(seq: last.seq) }
                 if vouched != last.chain {
@@ -466,7 +474,40 @@ public final class LogStore: @unchecked Sendable {
                         detail: "record \(last.seq) has chain hash \(last.chain.hex), the store holds \(vouched.hex) for it: the records before it were rewritten"))
                 }
             }
-            if stopped { return }
+            if let p = pending, try !deliver(p, body, rest: &scanner, expected: expected, part: part) { return }
+        }
+    }
+
+    /// Hands a checked record to `body`. When `body` fails (a record the state cannot take),
+    /// the rest of the segment is checked first: if it shows the records were rewritten, that
+    /// damage is what is reported, not its symptom.
+    private func deliver(_ p: (record: Record, chain: Hash32), _ body: (Record, Hash32) throws -> Bool,
+                         rest scanner: inout PrehashingScanner, expected: UInt64, part: ScanPart) throws -> Bool {
+        do {
+            return try body(p.record, p.chain)
+        } catch {
+            var next = expected
+            var last: (seq: UInt64, chain: Hash32)? = nil
+            while let (event, computed) = try scanner.next() {
+                switch event {
+                case let .damage(d): throw StoreError.damaged(d.reason)
+                case let .record(frame):
+                    let location = Location(file: part.file.path, offset: frame.offset, seq: frame.seq)
+                    guard frame.seq == next else {
+                        throw StoreError.damaged(.chainBreak(location, detail: "seq \(frame.seq) where \(next) was expected"))
+                    }
+                    if let computed, computed != frame.view.storedChain {
+                        throw StoreError.damaged(.hashMismatch(location, expected: computed, found: frame.view.storedChain))
+                    }
+                    next += 1
+                    last = (frame.seq, frame.view.storedChain)
+                }
+            }
+            if let end = part.sealedEnd, let last, last.seq == end.seq, last.chain != end.chain {
+                throw StoreError.damaged(.chainBreak(Location(file: part.file.path, seq: last.seq),
+                    detail: "record \(last.seq) has chain hash \(last.chain.hex), the footer holds \(end.chain.hex): the records before it were rewritten"))
+            }
+            throw error
         }
     }
 

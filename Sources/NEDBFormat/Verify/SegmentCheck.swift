@@ -47,6 +47,7 @@ extension StoreVerifier {
             segment = try SegmentFile.open(fs: fs, path: path)
         } catch {
             result.issues.append(error)
+            if let f = try? fs.openForReading(path) { result.fileSize = (try? f.size()) ?? 0; f.close() }
             return result
         }
         result.fileSize = segment.size

@@ -73,7 +73,7 @@ public enum StoreVerifier {
         issues.append(contentsOf: witnessIssues)
         if options.checkManifest {
             let manifestContradicted = witnessIssues.contains { $0.location.file == layout.manifest }
-            checkManifest(layout: layout, fs: fs, checks: checks, report: report, contradicted: manifestContradicted,
+            checkManifest(layout: layout, reading: witnessFiles, checks: checks, report: report, contradicted: manifestContradicted,
                           issues: &issues, notes: &report.notes)
         }
         if options.checkCheckpoints {
@@ -168,6 +168,14 @@ public enum StoreVerifier {
             report.prunedRecords += check.pruned
             joined.startRanges.append(range)
             guard let header = check.header else {
+                // A last segment whose header never became whole is debris of a crash while
+                // the next segment was being created: it holds no record.
+                if isLast, index > 0, check.fileSize < UInt64(SegmentHeader.length),
+                   check.issues.allSatisfy({ ["truncated", "bad_magic", "checksum_mismatch"].contains($0.id) }) {
+                    issues.append(.tornTail(Location(file: check.path, offset: 0),
+                                            detail: "segment file of \(check.fileSize) bytes with an incomplete header (a crash while it was created)"))
+                    continue
+                }
                 issues.append(contentsOf: check.issues)
                 headOpen = false
                 range = nil
@@ -300,21 +308,19 @@ public enum StoreVerifier {
     /// Compares the manifest with the segments. A manifest that is only behind them — every
     /// entry consistent with the log, as an interrupted rotation, compression or compaction
     /// leaves it — is a note; one that contradicts them is `manifest_mismatch`.
-    static func checkManifest(layout: StoreLayout, fs: FileSystem, checks: [SegmentCheck], report: VerifyReport,
+    static func checkManifest(layout: StoreLayout, reading: WitnessReading, checks: [SegmentCheck], report: VerifyReport,
                               contradicted: Bool, issues: inout [FormatError], notes: inout [FormatError]) {
         let path = layout.manifest
-        guard fs.exists(path) else {
-            issues.append(.manifestMismatch(Location(file: path), detail: "MANIFEST is missing (it can be rebuilt from the segments)"))
+        // The manifest as read before the segments were listed (a writer may rewrite it since).
+        guard let manifest = reading.manifest else {
+            if let e = reading.unusable.first(where: { $0.location.file == path }) {
+                issues.append(e)
+            } else {
+                // Missing: as a crash right after a store is created leaves it; derived, rebuilt.
+                notes.append(.manifestMismatch(Location(file: path), detail: "MANIFEST is missing (a writer rebuilds it from the segments)"))
+            }
             return
         }
-        let manifest: Manifest
-        do { manifest = try Manifest.decode(try fs.readAll(path), file: path) } catch let e as FormatError {
-            issues.append(.manifestMismatch(e.location, detail: e.detail))
-            return
-        } catch let e as SystemError {
-            issues.append(.system(e))
-            return
-        } catch { return }
         var problems: [String] = []
         var contradictions = contradicted
         if let id = report.storeId, manifest.storeId != id { problems.append("store id \(manifest.storeId) differs"); contradictions = true }
