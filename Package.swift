@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "NEDBQuery", targets: ["NEDBQuery"]),
         .library(name: "NEDBReader", targets: ["NEDBReader"]),
         .library(name: "NEDB", targets: ["NEDB"]),
+        .library(name: "NEDBMaintenance", targets: ["NEDBMaintenance"]),
         .executable(name: "nedb", targets: ["nedb"]),
     ],
     dependencies: [
@@ -44,14 +45,17 @@ let package = Package(
         .target(name: "NEDBFixtureKit", dependencies: ["NEDBFormat", "NEDBState"], path: "tools/fixture-kit"),
         .executableTarget(name: "nedb-fixtures", dependencies: ["NEDBFixtureKit"],
                           path: "tools/fixtures-gen"),
+        // Maintenance jobs that rewrite a store's files (compaction, repair), each holding the
+        // store's lock from start to end; used by the tools and, later, the server.
+        .target(name: "NEDBMaintenance", dependencies: ["NEDBState"]),
         // Shared by the command-line tools: exit codes, output, key options.
         .target(name: "NEDBCLI", dependencies: ["NEDBState", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "nedb", dependencies: ["NEDBCLI", "NEDB"], path: "Sources/Tools/nedb"),
         .executableTarget(name: "nedb-verify", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-verify"),
         .executableTarget(name: "nedb-prove", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-prove"),
         .executableTarget(name: "nedb-dump", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-dump"),
-        .executableTarget(name: "nedb-repair", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-repair"),
-        .executableTarget(name: "nedb-compact", dependencies: ["NEDBCLI"], path: "Sources/Tools/nedb-compact"),
+        .executableTarget(name: "nedb-repair", dependencies: ["NEDBCLI", "NEDBMaintenance"], path: "Sources/Tools/nedb-repair"),
+        .executableTarget(name: "nedb-compact", dependencies: ["NEDBCLI", "NEDBMaintenance"], path: "Sources/Tools/nedb-compact"),
         .executableTarget(name: "nedb-crash-writer", dependencies: ["NEDBStore"], path: "tools/crash-writer"),
         .executableTarget(name: "nedb-bench", dependencies: ["NEDB", "NEDBFixtureKit", "CSQLite"],
                           path: "Benchmarks/nedb-bench"),

@@ -11,6 +11,8 @@ import NEDBFormat
 struct StoreOpener {
     let directory: String
     let options: StoreOptions
+    /// The lock when the caller already holds it (maintenance, `StoreLockHolder`).
+    var heldLock: FileLock? = nil
     var fs: FileSystem { options.fileSystem }
     var layout: StoreLayout { StoreLayout(root: directory) }
 
@@ -19,8 +21,8 @@ struct StoreOpener {
     var creatingPath: String { PathUtil.join(directory, StoreOpener.creating) }
 
     func open() throws(StoreError) -> LogStore {
-        var lock: FileLock? = nil
-        if !options.readOnly {
+        var lock: FileLock? = heldLock
+        if !options.readOnly && heldLock == nil {
             if !fs.isDirectory(directory) {
                 guard options.create else { throw .notAStore(path: directory) }
                 do { try fs.createDirectories(directory) } catch { throw .io(error) }

@@ -95,7 +95,6 @@ struct StoreRecovery {
         if let d = damage.first, !prefixAllowed { throw StoreError.damaged(d) }
 
         // The tail: every record checked.
-        let startFrontier = previous?.frontier ?? CompactRange(hasher: MerkleHasher(header.hashAlgorithm))
         var scan: TailScan? = nil
         if let tailFile {
             let scanned = try TailScan.scan(tailFile, keyring: keys?.ring, decrypt: !readOnly)
@@ -137,6 +136,27 @@ struct StoreRecovery {
         if let d = damage.first {
             if !prefixAllowed { throw StoreError.damaged(d) }
             report.damage = damage
+            // A witness that recorded another chain hash at seq S shows the log was rewritten up
+            // to S: nothing in S's segment is vouched for, so the prefix ends before it.
+            for issue in witnessIssues where issue.id == "chain_break" || issue.id == "checkpoint_mismatch" {
+                guard let seq = issue.location.seq else { continue }
+                if let t = tailFile, seq >= t.header.firstSeq, var cut = scan {
+                    cut.frames = []
+                    cut.records = []
+                    cut.end = UInt64(t.header.headerLength)
+                    scan = cut
+                } else if let j = sealed.firstIndex(where: { $0.firstSeq <= seq && seq <= $0.lastSeq }) {
+                    sealed.removeSubrange(j...)
+                    tailFile = nil
+                    scan = nil
+                    if let s = sealed.last {
+                        let frontier = try s.footer.frontier(hasher: MerkleHasher(s.header.hashAlgorithm), file: s.file.path, reader: s.file.reader)
+                        previous = (s.lastSeq, s.meta.chainHead, s.header.segmentNumber, s.meta.lastTime, frontier)
+                    } else {
+                        previous = nil
+                    }
+                }
+            }
         }
 
         // A writer cuts what recovery does not keep: a torn tail, or (point-in-time, asked for)
@@ -152,6 +172,7 @@ struct StoreRecovery {
             try writable.sync()
         }
 
+        let startFrontier = previous?.frontier ?? CompactRange(hasher: MerkleHasher(header.hashAlgorithm))
         let store = LogStore(layout: layout, options: options, storeId: header.storeId, hashAlgorithm: header.hashAlgorithm,
                              encrypted: header.encrypted, origin: "nedb/\(header.storeId.hex)", lock: lock, keyring: keys?.ring)
         store.keyFile = keys?.file

@@ -57,6 +57,12 @@ struct TailScan {
                 }
                 if let computed = computedChain, computed != frame.view.storedChain {
                     result.damage = .hashMismatch(at, expected: computed, found: frame.view.storedChain)
+                    // Either this record changed or the one before was rewritten with its hash
+                    // recomputed: the one before is not vouched for either.
+                    if let previous = result.frames.popLast() {
+                        result.records.removeLast()
+                        result.end = previous.offset
+                    }
                     break scanning
                 }
                 do {

@@ -65,7 +65,7 @@ extension ForwardingFile {
 
 /// A file system that fails on demand, and can forget unsynced writes (a simulated power loss).
 final class FaultyFileSystem: ForwardingFileSystem, @unchecked Sendable {
-    enum Fault { case failSync, shortWrite, noSpace }
+    enum Fault: Equatable { case failSync, shortWrite, noSpace, failOpenForReading(suffix: String), failCreate(suffix: String) }
 
     let base: MemoryFileSystem
     let mutex = NSLock()
@@ -74,6 +74,9 @@ final class FaultyFileSystem: ForwardingFileSystem, @unchecked Sendable {
     var durable: [String: [UInt8]] = [:]
     var writeCount = 0
     var failAfterWrites: Int? = nil
+    /// Fail the fsync with this number (1 = the first one), then work again.
+    var failSyncNumber: Int? = nil
+    var syncCount = 0
 
     init(base: MemoryFileSystem = MemoryFileSystem()) { self.base = base }
     var forwarded: FileSystem { base }
@@ -95,12 +98,33 @@ final class FaultyFileSystem: ForwardingFileSystem, @unchecked Sendable {
     }
 
     func openForWriting(_ path: String, create: Bool) throws(SystemError) -> WritableFile {
-        FaultyFile(inner: try base.openForWriting(path, create: create), fs: self, path: path)
+        if create, takeFault({ if case let .failCreate(suffix) = $0 { return path.hasSuffix(suffix) }; return false }) != nil {
+            throw SystemError(operation: "open", path: path, errno: EMFILE)
+        }
+        return FaultyFile(inner: try base.openForWriting(path, create: create), fs: self, path: path)
+    }
+
+    func openForReading(_ path: String) throws(SystemError) -> ReadableFile {
+        if takeFault({ if case let .failOpenForReading(suffix) = $0 { return path.hasSuffix(suffix) }; return false }) != nil {
+            throw SystemError(operation: "open", path: path, errno: EMFILE)
+        }
+        return try base.openForReading(path)
     }
 
     func rename(_ from: String, to: String) throws(SystemError) {
         try base.rename(from, to: to)
-        mutex.lock(); durable[to] = base.contents(to); durable[from] = nil; mutex.unlock()
+        mutex.lock()
+        if base.isDirectory(to) {
+            // A directory moves with the synced contents of the files inside it.
+            for (path, bytes) in durable where path.hasPrefix(from + "/") {
+                durable[path] = nil
+                durable[to + path.dropFirst(from.count)] = bytes
+            }
+        } else {
+            durable[to] = base.contents(to)
+            durable[from] = nil
+        }
+        mutex.unlock()
     }
     func syncDirectory(_ path: String) throws(SystemError) {}
 }
@@ -121,6 +145,11 @@ final class FaultyFile: ForwardingFile, @unchecked Sendable {
     }
     func sync() throws(SystemError) {
         if fs.takeFault({ $0 == .failSync }) != nil { throw SystemError(operation: "fdatasync", path: path, errno: EIO) }
+        fs.mutex.lock()
+        fs.syncCount += 1
+        let fail = fs.syncCount == fs.failSyncNumber
+        fs.mutex.unlock()
+        if fail { throw SystemError(operation: "fdatasync", path: path, errno: EIO) }
         fs.mutex.lock(); fs.durable[path] = fs.base.contents(path); fs.mutex.unlock()
     }
 }

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import NEDBState
+import NEDB
 import NEDBStore
 
 /// Runs the built executables against fixtures and freshly made stores.
@@ -96,6 +97,26 @@ func makeStore(_ dir: String, records: Int = 300, segmentSize: UInt64 = 8 * 1024
             let wanted = Set(expected["errors"]?.arrayValue?.compactMap(\.stringValue) ?? [])
             #expect(ids == wanted, "\(store): \(ids) vs \(wanted)")
             if let head = expected["head_seq"]?.numberValue { #expect(report["head"]?["seq"]?.numberValue == head, "\(store)") }
+        }
+    }
+
+    /// Each fixture's `reads`: a reader either answers (nothing wrong, or only an interrupted
+    /// write or derived data) or refuses with a damage error; `nedb head` agrees.
+    @Test func readersAnswerOrRefuseEveryFixtureAsExpected() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Tools.fixtures).filter { $0.hasSuffix(".expected") }
+        for name in names {
+            let store = String(name.dropLast(".expected".count))
+            let expected = try Tools.json(String(contentsOfFile: Tools.fixtures + "/" + name, encoding: .utf8))
+            let dir = Tools.fixtures + "/" + store
+            var key: KeySource? = nil
+            if let file = expected["key_file"]?.stringValue { key = .keyFile(Tools.fixtures + "/" + file) }
+            let answers = expected["reads"]?.stringValue == "answer"
+            let outcome = RepairTests.readOutcome(dir, key: key)
+            #expect(answers ? outcome == "answer" : outcome.hasPrefix("damage "), "\(store): \(outcome)")
+            var args = ["head", dir]
+            if let file = expected["key_file"]?.stringValue { args += ["--key-file", Tools.fixtures + "/" + file] }
+            let head = try Tools.run("nedb", args)
+            #expect(head.code == (answers ? 0 : 3), "\(store): nedb head exit \(head.code): \(head.err)")
         }
     }
 

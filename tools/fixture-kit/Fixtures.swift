@@ -16,6 +16,9 @@ public enum Fixtures {
         /// The seq of the last record of the verified prefix.
         public var headSeq: UInt64?
         public var keyFile: String?
+        /// What a reader must do when opening the store (spec/FORMAT.md §13.2): "answer" (the
+        /// damage, if any, is an interrupted write or in derived data) or "refuse".
+        public var reads: String = "answer"
 
         public var json: JSONValue {
             var o: [String: JSONValue] = [
@@ -26,6 +29,7 @@ public enum Fixtures {
             ]
             if let headSeq { o["head_seq"] = .number(Double(headSeq)) }
             if let keyFile { o["key_file"] = .string(keyFile) }
+            o["reads"] = .string(reads)
             return .object(o)
         }
     }
@@ -39,7 +43,9 @@ public enum Fixtures {
 
         Each directory is a complete store; `<name>.expected` says what verifying it must report:
         `errors` (the error ids, spec/FORMAT.md §13), `verdict` (the first one in log order, or `ok`),
-        `head_seq` (the last seq of the verified prefix) and `exit_code` for `nedb-verify`.
+        `head_seq` (the last seq of the verified prefix), `exit_code` for `nedb-verify`, and `reads`:
+        whether a reader opening the store answers (`answer`: nothing is wrong, or only an interrupted
+        write or derived data) or refuses (`refuse`, spec/FORMAT.md §13.2).
 
         | store | what it is | verdict |
         |---|---|---|
@@ -139,22 +145,22 @@ public enum Fixtures {
         }
         try editSmall("flipped-payload") { b in b[target.offset + target.length - 60] ^= 0x01 }
         out.append(Expectation(name: "flipped-payload", description: "one bit flipped inside record 10 (its CRC no longer matches)",
-                               errors: ["checksum_mismatch"], primary: "checksum_mismatch", headSeq: 9))
+                               errors: ["checksum_mismatch"], primary: "checksum_mismatch", headSeq: 9, reads: "refuse"))
 
         try editSmall("tampered-payload") { b in
             b[target.offset + target.length - 60] ^= 0x01
             FileEdits.fixCRC(&b, frameAt: target.offset)
         }
-        out.append(Expectation(name: "tampered-payload", description: "record 10 edited and its CRC recomputed: the hash no longer matches",
-                               errors: ["hash_mismatch"], primary: "hash_mismatch", headSeq: 9))
+        out.append(Expectation(name: "tampered-payload", description: "record 10 edited and its CRC recomputed: the hash no longer matches (record 9 is not vouched for either: a rewritten record 9 would look the same)",
+                               errors: ["hash_mismatch"], primary: "hash_mismatch", headSeq: 8, reads: "refuse"))
 
         try editSmall("tampered-relinked") { b in
             b[target.offset + target.length - 60] ^= 0x01
             let previous = FileEdits.storedChain(b, frameAt: frames[9].offset)
             FileEdits.fixChain(&b, frameAt: target.offset, previous: previous, algorithm: .blake2b256)
         }
-        out.append(Expectation(name: "tampered-relinked", description: "record 10 edited with its own hash and CRC recomputed: record 11 no longer links",
-                               errors: ["hash_mismatch"], primary: "hash_mismatch", headSeq: 10))
+        out.append(Expectation(name: "tampered-relinked", description: "record 10 edited with its own hash and CRC recomputed: record 11 no longer links, so neither 10 nor 11 is vouched for",
+                               errors: ["hash_mismatch"], primary: "hash_mismatch", headSeq: 9, reads: "refuse"))
 
         try editSmall("unsupported-version") { b in
             b[8] = 2    // read version 2
@@ -162,7 +168,7 @@ public enum Fixtures {
             for i in 0..<4 { b[124 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
         }
         out.append(Expectation(name: "unsupported-version", description: "the segment header demands reader version 2",
-                               errors: ["unsupported_version"], primary: "unsupported_version", headSeq: nil))
+                               errors: ["unsupported_version"], primary: "unsupported_version", headSeq: nil, reads: "refuse"))
 
         // Damage in sealed segments of the multi-segment store.
         func copyMulti(_ name: String) throws { try multi.write(to: try fresh(name), compress: { $0 % 2 == 1 }) }
@@ -174,7 +180,7 @@ public enum Fixtures {
         bytes[f.offset + f.length - 10] ^= 0x80       // inside the stored chain hash of seq 205
         try FileEdits.write(bytes, to: seg2)
         out.append(Expectation(name: "flipped-hash", description: "one bit flipped in the stored hash of record 205 (sealed segment 2)",
-                               errors: ["checksum_mismatch"], primary: "checksum_mismatch", headSeq: 204))
+                               errors: ["checksum_mismatch"], primary: "checksum_mismatch", headSeq: 204, reads: "refuse"))
 
         try copyMulti("flipped-footer")
         let seg4 = segment("flipped-footer", 400)
@@ -189,7 +195,7 @@ public enum Fixtures {
         try copyMulti("missing-segment")
         try fs.remove(segment("missing-segment", 300))
         out.append(Expectation(name: "missing-segment", description: "segment 3 (seqs 300…399) deleted",
-                               errors: ["manifest_mismatch", "missing_segment"], primary: "missing_segment", headSeq: 299))
+                               errors: ["manifest_mismatch", "missing_segment"], primary: "missing_segment", headSeq: 299, reads: "refuse"))
 
         try copyMulti("reordered-segment")
         let a = segment("reordered-segment", 200), b = segment("reordered-segment", 300)
@@ -197,7 +203,9 @@ public enum Fixtures {
         try fs.rename(b, to: a)
         try fs.rename(a + ".swap", to: b)
         out.append(Expectation(name: "reordered-segment", description: "the files of segments 2 and 3 swapped names",
-                               errors: ["manifest_mismatch", "reordered_segment"], primary: "reordered_segment", headSeq: 199))
+                               errors: ["manifest_mismatch", "reordered_segment"], primary: "reordered_segment", headSeq: 199, reads: "refuse"))
+
+        try generateCheckedOpenFixtures(small: small, multi: multi, frames: frames, into: directory, &out)
 
         for e in out {
             try FileEdits.write(Array(PrettyJSON.render(e.json).utf8), to: path(e.name + ".expected"))

@@ -14,6 +14,8 @@ public final class LogBuilder {
         public var timeStep: Microseconds = 1_000
         /// Seed for deterministic AES-GCM nonces (fixtures); random nonces when nil.
         public var nonceSeed: [UInt8]? = nil
+        /// Start with the genesis record (false only for fixtures of a log that lacks it).
+        public var genesis = true
 
         public init(storeId: StoreID) { self.storeId = storeId }
     }
@@ -42,7 +44,7 @@ public final class LogBuilder {
         genesis.hashAlgorithm = options.algorithm
         genesis.encryption = options.encryption == nil ? EncryptionMode.none : .aes256gcm
         genesis.origin = options.origin
-        try append(genesis)
+        if options.genesis { try append(genesis) }
     }
 
     static func deriveNonce(seed: [UInt8], counter: UInt64) -> [UInt8] {

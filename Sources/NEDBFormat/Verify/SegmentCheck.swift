@@ -84,17 +84,25 @@ extension StoreVerifier {
             if buildLevels { levels.catchUp() }
             return (buildLevels ? levels : storedLevels ?? levels).decomposition(upTo: end)
         }
-        func endClean() {
+        /// The chain hash before the last record read (the header's link before the second).
+        var beforeLast = header.previousChain
+        /// Ends the clean prefix before the record being read, or (`dropLast`) before the last
+        /// one read too: a record whose successor does not link to it is not vouched for.
+        func endClean(dropLast: Bool = false) {
             guard clean else { return }
             clean = false
-            result.cleanCount = result.records
-            result.cleanChain = result.lastChain
-            result.cleanDecomposition = decomposition(upTo: header.firstSeq + result.records)
+            let drop = dropLast && result.records > 0
+            result.cleanCount = result.records - (drop ? 1 : 0)
+            result.cleanChain = drop ? (result.cleanCount > 0 ? beforeLast : nil) : result.lastChain
+            result.cleanDecomposition = decomposition(upTo: header.firstSeq + result.cleanCount)
         }
         func problem(_ e: FormatError) {
             result.issues.append(e)
             endClean()
         }
+        /// The first record whose stored chain hash is not the footer's leaf: the records from
+        /// there on were rewritten, or the footer was; the segment's end decides which.
+        var firstLeafMismatch: (seq: UInt64, count: UInt64, chain: Hash32?, leaf: Hash32, found: Hash32)? = nil
         if let nameSeq = SegmentName.parse(result.name), nameSeq != header.firstSeq {
             problem(.reorderedSegment(Location(file: path, offset: 40),
                 detail: "file is named for seq \(nameSeq) but its header says it starts at seq \(header.firstSeq)"))
@@ -129,6 +137,10 @@ extension StoreVerifier {
                     if result.prunedLocation == nil { result.prunedLocation = at }
                 } else if full && !afterDamage, let computed = computedChain {
                     if computed != frame.view.storedChain {
+                        // Either this record changed, or the one before was rewritten with its
+                        // hash recomputed: the one before counts only if the footer vouches.
+                        let vouched = result.records == 0 || (storedLevels?.node(level: 0, index: frame.seq &- 1) == result.lastChain)
+                        endClean(dropLast: !vouched)
                         problem(.hashMismatch(at, expected: computed, found: frame.view.storedChain))
                     }
                 }
@@ -154,12 +166,16 @@ extension StoreVerifier {
                     if buildLevels {
                         levels.appendDeferred(frame.view.storedChain)
                     } else if full, let stored = storedLevels, storedMismatch == nil,
-                              stored.node(level: 0, index: frame.seq) != frame.view.storedChain {
+                              let leaf = stored.node(level: 0, index: frame.seq), leaf != frame.view.storedChain {
                         storedMismatch = (0, frame.seq)
+                        if firstLeafMismatch == nil {
+                            firstLeafMismatch = (frame.seq, result.records, result.lastChain, leaf, frame.view.storedChain)
+                        }
                     }
                     result.records += 1
                     if result.firstSeq == nil { result.firstSeq = frame.seq }
                     result.lastSeq = frame.seq
+                    beforeLast = result.lastChain ?? header.previousChain
                     result.lastChain = frame.view.storedChain
                     if !checkpointSeqs.isEmpty && checkpointSeqs.contains(frame.seq) {
                         result.checkpointChains[frame.seq] = frame.view.storedChain
@@ -190,6 +206,24 @@ extension StoreVerifier {
         // be the hash of its stored children (checked a level at a time, many nodes at once).
         if full, !buildLevels, storedMismatch == nil, let stored = storedLevels {
             storedMismatch = firstInnerMismatch(stored, leafCount: result.records)
+        }
+        // The footer's chain head must be the last record's. If it is not, the records were
+        // rewritten from the first one the footer's leaves disagree with (or the last one is not
+        // vouched for); if it is, a disagreeing leaf is the footer's fault (reported with it).
+        if let meta = result.footerMeta, meta.lastSeq == result.lastSeq, meta.chainHead != result.lastChain {
+            if let m = firstLeafMismatch {
+                if clean || result.cleanCount > m.count {
+                    clean = false
+                    result.cleanCount = m.count
+                    result.cleanChain = m.count > 0 ? m.chain : nil
+                    result.cleanDecomposition = decomposition(upTo: header.firstSeq + m.count)
+                }
+                result.issues.append(.footerMismatch(Location(file: path, seq: m.seq),
+                    detail: "record \(m.seq) has chain hash \(m.found.hex), the footer's leaf is \(m.leaf.hex), and the footer's chain head is not the last record's: the records from seq \(m.seq) on were rewritten"))
+                storedMismatch = nil
+            } else {
+                endClean(dropLast: true)
+            }
         }
         endClean()
         result.decomposition = decomposition(upTo: header.firstSeq + result.records)

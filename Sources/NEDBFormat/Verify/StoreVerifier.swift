@@ -71,6 +71,7 @@ public enum StoreVerifier {
         let witnessIssues = (try? StoreWitnesses.check(witnesses.witnesses, lastSeq: lastSeq, hasSegment: { present.contains($0) },
                                                        chain: { seq throws(FormatError) -> Hash32? in joined.chains[seq] })) ?? []
         issues.append(contentsOf: witnessIssues)
+        capHead(&report, at: witnessIssues, checks: checks, joined: joined)
         if options.checkManifest {
             let manifestContradicted = witnessIssues.contains { $0.location.file == layout.manifest }
             checkManifest(layout: layout, reading: witnessFiles, checks: checks, report: report, contradicted: manifestContradicted,
@@ -303,6 +304,22 @@ public enum StoreVerifier {
         }
         report.head = joined.head
         return joined
+    }
+
+    /// A witness that recorded another chain hash at seq S than the log has shows the log was
+    /// rewritten somewhere up to S; nothing in S's segment is vouched for then, so the verified
+    /// prefix ends before that segment (whose start its header links to the one before).
+    static func capHead(_ report: inout VerifyReport, at witnessIssues: [FormatError], checks: [SegmentCheck], joined: Joined) {
+        for issue in witnessIssues where issue.id == "chain_break" || issue.id == "checkpoint_mismatch" {
+            guard let seq = issue.location.seq,
+                  let i = checks.firstIndex(where: { c in (c.header?.firstSeq ?? .max) <= seq && seq <= (c.lastSeq ?? 0) }),
+                  let header = checks[i].header, let head = report.head, head.seq >= header.firstSeq else { continue }
+            if header.firstSeq > 0, i < joined.startRanges.count, let range = joined.startRanges[i], range.size == header.firstSeq {
+                report.head = LogHead(seq: header.firstSeq - 1, chain: header.previousChain, root: range.root)
+            } else {
+                report.head = nil
+            }
+        }
     }
 
     /// Compares the manifest with the segments. A manifest that is only behind them — every

@@ -1,0 +1,3 @@
+@_exported import NEDBFormat
+@_exported import NEDBState
+@_exported import NEDBStore

@@ -1,0 +1,136 @@
+import Testing
+import Foundation
+@testable import NEDB
+
+/// Reads through `Reader` and `Database` on stores whose files changed under them: a derived
+/// file (a checkpoint) never stops a read and never changes an answer; the log itself is never
+/// answered from silently when it is damaged or rolled back.
+@Suite struct CheckedReadTests {
+    /// A store with a large checkpoint (many pages), closed.
+    func makeStore(_ dir: String, index: Bool = false) throws -> [String: JSONValue] {
+        var options = DatabaseOptions()
+        options.checkpointEvery = nil
+        let db = try Database.open(dir, options: options)
+        if index { try db.createIndex("docs", "kind", .eq) }
+        var expected: [String: JSONValue] = [:]
+        for i in 0..<3000 {
+            let doc: JSONValue = ["i": .number(Double(i)), "kind": .string("g\(i % 7)"), "text": .string(String(repeating: "t", count: i % 50))]
+            try db.put("docs", "d\(i)", doc, WriteOptions(durability: Durability.none))
+            expected["d\(i)"] = doc
+        }
+        try db.checkpoint()
+        try db.put("docs", "after", ["late": true])
+        expected["after"] = ["late": true]
+        try db.close()
+        return expected
+    }
+
+    /// Flips a byte in ten pages spread over the newest checkpoint's payload (pages opening does
+    /// not read: they are checked when a read first touches them).
+    func damageCheckpoint(_ dir: String) throws -> String {
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints").sorted()
+        let path = dir + "/checkpoints/" + names[names.count - 1]
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let header = try CheckpointHeader.decode(Array(bytes[0..<CheckpointHeader.length]), file: path)
+        #expect(header.payloadLength > 8 * 4096, "the checkpoint should span many pages")
+        for k in 3...12 { bytes[CheckpointHeader.length + Int(header.payloadLength) * k / 14] ^= 0x01 }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return names[names.count - 1]
+    }
+
+    @Test func aCheckpointPageFoundDamagedWhileReadingIsDroppedNotFatal() throws {
+        let dir = temporaryDatabasePath("lazy-checkpoint")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let expected = try makeStore(dir)
+        let name = try damageCheckpoint(dir)
+        let reader = try Reader.open(dir)
+        for (id, doc) in expected {
+            let got = try reader.get("docs", id)
+            #expect(got?.body == doc, "\(id)")
+        }
+        #expect(try reader.query("FROM docs").count == expected.count)
+        #expect(reader.notes.contains { $0.location.file?.hasSuffix(name) == true }, "\(reader.notes)")
+        // The writer too: reads and writes go on, and the state follows the log.
+        let db = try Database.open(dir)
+        try db.put("docs", "new", ["fresh": true])
+        for (id, doc) in expected { #expect(try db.get("docs", id)?.body == doc, "\(id)") }
+        #expect(try db.get("docs", "new")?["fresh"] == true)
+        try db.close()
+    }
+
+    @Test func aWriteThatMeetsADamagedCheckpointIsAppliedFromTheLog() throws {
+        let dir = temporaryDatabasePath("apply-checkpoint")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let expected = try makeStore(dir, index: true)
+        _ = try damageCheckpoint(dir)
+        let db = try Database.open(dir)
+        // Each put of an id in the checkpoint reads its base version (live counts of the eq
+        // index), so one of them meets the damaged page while its record is already logged.
+        for i in stride(from: 0, to: 3000, by: 37) {
+            try db.put("docs", "d\(i)", ["i": .number(Double(-i)), "kind": "moved"])
+        }
+        for i in 0..<3000 {
+            let want: JSONValue = i % 37 == 0 ? ["i": .number(Double(-i)), "kind": "moved"] : expected["d\(i)"]!
+            #expect(try db.get("docs", "d\(i)")?.body == want, "d\(i)")
+        }
+        #expect(db.notes.contains { $0.id == "checkpoint_mismatch" }, "the damaged page was never met: \(db.notes)")
+        let moved = try db.query(#"FROM docs WHERE kind = "moved""#)
+        #expect(moved.count == (0..<3000).filter { $0 % 37 == 0 }.count)
+        try db.close()
+        // What was written is in the log: a fresh open agrees.
+        let reader = try Reader.open(dir)
+        #expect(try reader.query(#"FROM docs WHERE kind = "moved""#).count == moved.count)
+    }
+
+    @Test func aReaderRefusesALogThatShrankOrChangedUnderIt() throws {
+        let dir = temporaryDatabasePath("refresh-rollback")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let backup = dir + "-backup"
+        defer { try? FileManager.default.removeItem(atPath: backup) }
+        do {
+            let db = try Database.open(dir)
+            try db.put("u", "a", ["v": 1])
+            try db.close()
+        }
+        try FileManager.default.copyItem(atPath: dir, toPath: backup)
+        let reader = try Reader.open(dir)
+        do {
+            let db = try Database.open(dir)
+            try db.put("u", "a", ["v": 2])
+            try db.close()
+        }
+        try reader.refresh()
+        #expect(try reader.get("u", "a")?["v"] == 2)
+        // Every file rolled back consistently (a backup restored): nothing in the directory
+        // shows it, but this reader saw more.
+        try FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.copyItem(atPath: backup, toPath: dir)
+        #expect { try reader.refresh() } throws: { ($0 as? DatabaseError)?.damage?.id == "missing_data" }
+        #expect(try reader.get("u", "a")?["v"] == 2)
+    }
+
+    @Test func aDamagedStoreOpensOnlyWhenAllowedAndThenSaysSo() throws {
+        let dir = temporaryDatabasePath("allow-damaged")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = DatabaseOptions()
+        options.checkpointEvery = nil
+        do {
+            let db = try Database.open(dir, options: options)
+            for i in 1...20 { try db.put("c", "k\(i)", ["i": .number(Double(i))]) }
+            try db.close()
+        }
+        let segment = dir + "/segments/" + SegmentName.make(firstSeq: 0)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: segment)))
+        bytes[bytes.count - 200] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: segment))
+        #expect { try Reader.open(dir) } throws: { ($0 as? DatabaseError)?.damage?.id == "checksum_mismatch" }
+        #expect { try Database.open(dir, options: options) } throws: { ($0 as? DatabaseError)?.damage?.id == "checksum_mismatch" }
+        let reader = try Reader.open(dir, allowDamaged: true)
+        #expect(reader.damage.first?.id == "checksum_mismatch")
+        #expect(reader.damage.first?.location.file == segment)
+        #expect(reader.damage.first?.location.seq != nil)
+        #expect(try reader.get("c", "k1")?["i"] == 1)
+        #expect(reader.seq < 20)
+        #expect(!reader.verify().ok)
+    }
+}
