@@ -3,6 +3,7 @@
 // Verification needs a hash per record and per Merkle node, all independent of each other, so
 // this is how it hashes faster than one message at a time. The result for each message is
 // exactly BLAKE2b-256 of that message; tests compare it with libsodium.
+#include <stdatomic.h>
 #include "nedb_support.h"
 #include <string.h>
 
@@ -195,13 +196,17 @@ static void hash_many_avx2(const nedb_message *messages, size_t count, uint8_t *
     }
 }
 
+/* The CPU check runs once per process; the cache is an atomic so that threads racing to fill
+   it (the same value) are well defined. */
 static int has_avx2(void) {
-    static int cached = -1;
-    if (cached < 0) {
+    static _Atomic int cached = -1;
+    int value = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (value < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+        value = __builtin_cpu_supports("avx2") ? 1 : 0;
+        atomic_store_explicit(&cached, value, memory_order_relaxed);
     }
-    return cached;
+    return value;
 }
 
 int nedb_blake2b256_lanes_available(void) { return has_avx2(); }

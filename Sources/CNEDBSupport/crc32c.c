@@ -1,5 +1,6 @@
 // CRC32C (Castagnoli). Hardware path: the SSE4.2 `crc32` instruction, selected at run time.
 // Portable path: slicing-by-8 tables built once on first use.
+#include <stdatomic.h>
 #include "nedb_support.h"
 #include <string.h>
 #include <pthread.h>
@@ -112,13 +113,17 @@ static uint32_t crc32c_sse42(uint32_t crc, const void *data, size_t length) {
     return ~(uint32_t)c;
 }
 
+/* The CPU check runs once per process; the cache is an atomic so that threads racing to fill
+   it (the same value) are well defined. */
 static int has_sse42(void) {
-    static int cached = -1;
-    if (cached < 0) {
+    static _Atomic int cached = -1;
+    int value = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (value < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+        value = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+        atomic_store_explicit(&cached, value, memory_order_relaxed);
     }
-    return cached;
+    return value;
 }
 
 uint32_t nedb_crc32c(uint32_t crc, const void *data, size_t length) {

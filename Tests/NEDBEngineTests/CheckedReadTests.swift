@@ -109,6 +109,38 @@ import Foundation
         #expect(try reader.get("u", "a")?["v"] == 2)
     }
 
+    /// Readers on several threads while another refreshes the reader beside a writer: every
+    /// read sees a consistent state (run under ThreadSanitizer by tools/test.sh).
+    @Test func refreshRacesWithReadsSafely() throws {
+        let dir = temporaryDatabasePath("refresh-race")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = try Database.open(dir)
+        try db.put("c", "n", ["v": 0], WriteOptions(durability: .always))
+        let reader = try Reader.open(dir)
+        let failures = Locked<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            for i in 1...60 {
+                do {
+                    switch worker {
+                    case 0: try db.put("c", "n", ["v": .number(Double(i))], WriteOptions(durability: .always))
+                    case 1: try reader.refresh()
+                    default:
+                        let seq = reader.seq
+                        if let v = try reader.get("c", "n")?["v"]?.numberValue, v < 0 { failures.locked { $0.append("negative \(v)") } }
+                        if reader.head.seq < seq { failures.locked { $0.append("head went back") } }
+                        _ = try reader.query("FROM c")
+                    }
+                } catch {
+                    failures.locked { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.locked { $0 }.isEmpty, "\(failures.locked { $0 })")
+        try reader.refresh()
+        #expect(try reader.get("c", "n")?["v"] == 60)
+        try db.close()
+    }
+
     @Test func aDamagedStoreOpensOnlyWhenAllowedAndThenSaysSo() throws {
         let dir = temporaryDatabasePath("allow-damaged")
         defer { try? FileManager.default.removeItem(atPath: dir) }

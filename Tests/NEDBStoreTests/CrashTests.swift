@@ -66,7 +66,14 @@ import NEDBFormat
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        while !FileManager.default.fileExists(atPath: path + "/MANIFEST") { Thread.sleep(forTimeInterval: 0.01) }
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: path + "/MANIFEST") {
+            guard process.isRunning, Date() < deadline else {
+                Issue.record("the writer did not start")
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
         Thread.sleep(forTimeInterval: 0.05)
         for round in 0..<40 {
             let report = StoreVerifier.verify(directory: path, options: VerifyOptions(mode: round % 4 == 0 ? .full : .quick))
