@@ -141,9 +141,12 @@ open class Reader: @unchecked Sendable {
     package func reading<T>(_ body: (DatabaseState) throws -> T) throws(DatabaseError) -> T {
         var attempts = 0
         while true {
-            let generation = stateLock.reading { stateGeneration }
+            var generation = 0
             do {
-                return try stateLock.reading { () throws -> T in try body(state) }
+                return try stateLock.reading { () throws -> T in
+                    generation = stateGeneration
+                    return try body(state)
+                }
             } catch let StateError.checkpoint(failure) where attempts < 3 {
                 attempts += 1
                 try dropCheckpoint(failed: failure, generation: generation)

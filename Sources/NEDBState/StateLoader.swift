@@ -73,7 +73,8 @@ public enum StateLoader {
     /// and Merkle root at its seq. Pages are checked lazily as they are read.
     public static func openCheckpoint(path: String, store: LogStore, head: UInt64) throws -> StateSnapshot {
         let fs = store.options.fileSystem
-        let file = try CheckpointFile(bytes: try fs.map(path), file: path)
+        let name = PathUtil.lastComponent(path)
+        let file = try store.witnessCheckpoints.first { $0.name == name }?.file ?? CheckpointFile(bytes: try fs.map(path), file: path)
         let h = file.header
         let at = Location(file: path, seq: h.seq)
         guard h.storeId == store.storeId else { throw FormatError.checkpointMismatch(at, detail: "belongs to store \(h.storeId)") }

@@ -68,6 +68,9 @@ public final class LogStore: @unchecked Sendable {
     }
     /// Guarded by `mutex`.
     private var report = OpenReport()
+    /// Checkpoints whose container opening checked (as witnesses), so loading the state does not
+    /// open them again. Set once by the opener before the store is handed out, read-only after.
+    public internal(set) var witnessCheckpoints: [(name: String, file: CheckpointFile)] = []
     let fs: FileSystem
     let lock: FileLock?
 

@@ -117,8 +117,12 @@ struct StoreRecovery {
         let lastSeq: UInt64? = scan?.frames.last?.seq ?? previous?.lastSeq
 
         // Seq 0 must be the genesis record of this store.
+        var genesis: Record? = nil
         if damage.isEmpty || prefixAllowed, lastSeq != nil {
-            if let problem = try genesisProblem(header: header, sealed: sealed, scan: scan) { damage.append(problem) }
+            switch try genesisRecord(header: header, sealed: sealed, scan: scan) {
+            case let .success(g): genesis = g
+            case let .failure(problem): damage.append(problem)
+            }
         }
 
         // Witnesses of the log's length and chain.
@@ -207,9 +211,10 @@ struct StoreRecovery {
             store.syncedUpTo = store.nextSeq
             store.visibleUpTo = store.nextSeq
         }
-        if store.mutex.locked({ store.visibleUpTo }) > 0, let origin = try? store.record(0).origin {
+        if store.mutex.locked({ store.visibleUpTo }) > 0, let origin = genesis?.origin {
             store.origin = origin
         }
+        store.witnessCheckpoints = witnesses.checkpoints
         if !readOnly {
             try loadReplay(store, activeRecords: scan?.records ?? [], report: &report)
             try reconcileManifest(store, manifest: witnesses.manifest, report: &report)
@@ -285,15 +290,20 @@ struct StoreRecovery {
         }
     }
 
-    /// Why record 0 is not this store's genesis record (nil: it is).
-    func genesisProblem(header: SegmentHeader, sealed: [SealedSegment], scan: TailScan?) throws -> FormatError? {
+    /// Record 0, when it is this store's genesis record; else why not.
+    func genesisRecord(header: SegmentHeader, sealed: [SealedSegment], scan: TailScan?) throws -> Result<Record?, FormatError> {
         let genesis: Record
         let at: Location
         if let s = sealed.first {
             at = Location(file: s.file.path, seq: 0)
             let frame = try s.frame(seq: 0)
             guard case let .frame(view) = frame.withUnsafeBytes({ Frame.parse($0, at: 0) }), view.crcValid else {
-                return .checksumMismatch(at, what: "record frame", expected: 0, found: 0)
+                return .failure(.checksumMismatch(at, what: "record frame", expected: 0, found: 0))
+            }
+            guard let leaf = try s.merkleNode(level: 0, index: 0), leaf == view.storedChain,
+                  ChainHasher(header.hashAlgorithm).chain(previous: .zero, typeAndBody: frame.withUnsafeBytes {
+                      UnsafeRawBufferPointer(rebasing: $0[view.recordRange]) }) == leaf else {
+                return .failure(.hashMismatch(at, expected: try s.merkleNode(level: 0, index: 0) ?? .zero, found: view.storedChain))
             }
             genesis = try RecordCodec.decode(type: view.type, bytes: frame, bodyStart: view.bodyRange.lowerBound,
                                              bodyEnd: view.bodyRange.upperBound, location: at,
@@ -302,16 +312,16 @@ struct StoreRecovery {
             at = Location(file: scan.path, offset: UInt64(header.headerLength), seq: 0)
             genesis = r
         } else {
-            return nil
+            return .success(nil)
         }
         guard genesis.seq == 0, genesis.type == .genesis else {
-            return .malformed(at, detail: "seq 0 must be the genesis record, found \(genesis.type) at seq \(genesis.seq)")
+            return .failure(.malformed(at, detail: "seq 0 must be the genesis record, found \(genesis.type) at seq \(genesis.seq)"))
         }
         guard genesis.storeId == header.storeId, genesis.hashAlgorithm == header.hashAlgorithm,
               (genesis.encryption == .aes256gcm) == header.encrypted else {
-            return .malformed(at, detail: "the genesis record does not match the segment headers")
+            return .failure(.malformed(at, detail: "the genesis record does not match the segment headers"))
         }
-        return nil
+        return .success(genesis)
     }
 
     /// The chain hash of `seq` in the log as found.
