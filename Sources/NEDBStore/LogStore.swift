@@ -445,13 +445,7 @@ public final class LogStore: @unchecked Sendable {
                 case let .damage(d):
                     throw StoreError.damaged(d.reason)
                 case let .record(frame):
-                    let location = Location(file: file.path, offset: frame.offset, seq: frame.seq)
-                    guard frame.seq == expected else {
-                        throw StoreError.damaged(.chainBreak(location, detail: "seq \(frame.seq) where \(expected) was expected"))
-                    }
-                    if let computed, computed != frame.view.storedChain {
-                        throw StoreError.damaged(.hashMismatch(location, expected: computed, found: frame.view.storedChain))
-                    }
+                    let location = try Self.checkScanned(frame, computed: computed, expected: expected, file: file.path)
                     expected += 1
                     if let p = pending {
                         pending = nil
@@ -481,6 +475,19 @@ public final class LogStore: @unchecked Sendable {
         }
     }
 
+    /// A scanned frame must have the expected seq and (unless pruned) its recomputed chain hash.
+    /// Returns its location.
+    static func checkScanned(_ frame: ScannedFrame, computed: Hash32?, expected: UInt64, file: String) throws(StoreError) -> Location {
+        let location = Location(file: file, offset: frame.offset, seq: frame.seq)
+        guard frame.seq == expected else {
+            throw .damaged(.chainBreak(location, detail: "seq \(frame.seq) where \(expected) was expected"))
+        }
+        if let computed, computed != frame.view.storedChain {
+            throw .damaged(.hashMismatch(location, expected: computed, found: frame.view.storedChain))
+        }
+        return location
+    }
+
     /// Hands a checked record to `body`. When `body` fails (a record the state cannot take),
     /// the rest of the segment is checked first: if it shows the records were rewritten, that
     /// damage is what is reported, not its symptom.
@@ -495,13 +502,7 @@ public final class LogStore: @unchecked Sendable {
                 switch event {
                 case let .damage(d): throw StoreError.damaged(d.reason)
                 case let .record(frame):
-                    let location = Location(file: part.file.path, offset: frame.offset, seq: frame.seq)
-                    guard frame.seq == next else {
-                        throw StoreError.damaged(.chainBreak(location, detail: "seq \(frame.seq) where \(next) was expected"))
-                    }
-                    if let computed, computed != frame.view.storedChain {
-                        throw StoreError.damaged(.hashMismatch(location, expected: computed, found: frame.view.storedChain))
-                    }
+                    _ = try Self.checkScanned(frame, computed: computed, expected: next, file: part.file.path)
                     next += 1
                     last = (frame.seq, frame.view.storedChain)
                 }

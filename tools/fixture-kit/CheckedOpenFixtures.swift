@@ -6,16 +6,11 @@ extension Fixtures {
     /// reader must refuse, and rollbacks its witnesses (MANIFEST, REPLAY, checkpoints) show.
     static func generateCheckedOpenFixtures(small: LogBuilder, multi: LogBuilder, frames: [(offset: Int, seq: UInt64, length: Int)],
                                             into directory: String, _ out: inout [Expectation]) throws {
-        let fs = PosixFileSystem()
-        func path(_ name: String) -> String { PathUtil.join(directory, name) }
-        func fresh(_ name: String) throws -> String {
-            let p = path(name)
-            if fs.exists(p) { try fs.remove(p) }
-            return p
-        }
-        func segment(_ store: String, _ firstSeq: UInt64) -> String {
-            PathUtil.join(PathUtil.join(path(store), "segments"), SegmentName.make(firstSeq: firstSeq))
-        }
+        let dir = FixtureDirectory(root: directory)
+        let fs = dir.fs
+        func path(_ name: String) -> String { dir.path(name) }
+        func fresh(_ name: String) throws -> String { try dir.fresh(name) }
+        func segment(_ store: String, _ firstSeq: UInt64) -> String { dir.segment(store, firstSeq) }
         func editSmall(_ name: String, _ edit: (inout [UInt8]) -> Void) throws {
             try small.write(to: try fresh(name))
             var b = try FileEdits.read(segment(name, 0))

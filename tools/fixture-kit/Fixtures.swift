@@ -78,15 +78,10 @@ public enum Fixtures {
         let fs = PosixFileSystem()
         try fs.createDirectory(directory)
         var out: [Expectation] = []
-        func path(_ name: String) -> String { PathUtil.join(directory, name) }
-        func fresh(_ name: String) throws -> String {
-            let p = path(name)
-            if fs.exists(p) { try fs.remove(p) }
-            return p
-        }
-        func segment(_ store: String, _ firstSeq: UInt64) -> String {
-            PathUtil.join(PathUtil.join(path(store), "segments"), SegmentName.make(firstSeq: firstSeq))
-        }
+        let dir = FixtureDirectory(root: directory)
+        func path(_ name: String) -> String { dir.path(name) }
+        func fresh(_ name: String) throws -> String { try dir.fresh(name) }
+        func segment(_ store: String, _ firstSeq: UInt64) -> String { dir.segment(store, firstSeq) }
 
         // Valid stores.
         let small = try builder(seed: 1, count: 24, perSegment: 1000)
