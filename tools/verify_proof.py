@@ -352,6 +352,7 @@ def check_note(note, key):
         raise ProofError("checkpoint has no signatures")
     text = note[:split + 1]
     signed = False
+    seen = set()
     for line in note[split + 2:].split("\n"):
         if not line:
             continue
@@ -359,6 +360,9 @@ def check_note(note, key):
             raise ProofError("malformed signature line")
         sig_name, b64 = line[2:].split(" ")
         raw = base64.b64decode(b64, validate=True)
+        if (sig_name, raw[:4]) in seen:
+            raise ProofError("two signatures by the same key")
+        seen.add((sig_name, raw[:4]))
         if sig_name == name and raw[:4] == key_id and ed25519_verify(public, text.encode(), raw[4:]):
             signed = True
     if not signed:
@@ -368,9 +372,13 @@ def check_note(note, key):
         raise ProofError("malformed checkpoint")
     root = base64.b64decode(lines[2], validate=True)
     ext = {l.split(" ", 1)[0]: l.split(" ", 1)[1] for l in lines[3:] if " " in l}
+    store = ext.get("nedb-store")
+    if store is None and lines[0].startswith("nedb/"):
+        store = lines[0][5:]
     return {"origin": lines[0], "size": int(lines[1]), "root": root,
             "hash": ext.get("nedb-hash", "blake2b-256"),
-            "chain": base64.b64decode(ext["nedb-chain"]) if "nedb-chain" in ext else None}
+            "chain": base64.b64decode(ext["nedb-chain"]) if "nedb-chain" in ext else None,
+            "store": bytes.fromhex(store) if store is not None and len(store) == 32 else None}
 
 # --------------------------------------------------------------------------- proofs (PROOFS.md)
 
@@ -422,9 +430,15 @@ def verify(proof_text, key_text):
     checkpoint = check_note(note, key)
     if checkpoint["hash"] != algorithm:
         raise ProofError("the checkpoint uses another hash algorithm")
+    if checkpoint["store"] is None:
+        raise ProofError("the checkpoint names no store: the proof's store id is bound to nothing")
+    if checkpoint["store"] != store_id:
+        raise ProofError("the proof names another store than the signed checkpoint")
 
     if kind == "consistency":
         old = check_note(old_note, key)
+        if old["store"] != store_id:
+            raise ProofError("the older checkpoint names another store")
         if old["origin"] != checkpoint["origin"] or index != old["size"]:
             raise ProofError("checkpoints do not match")
         if not verify_consistency(h, old["size"], checkpoint["size"], old["root"], checkpoint["root"], path):

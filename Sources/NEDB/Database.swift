@@ -195,7 +195,7 @@ public final class Database: Reader, @unchecked Sendable {
         var preconditions: [(Int, String, String, Precondition)] = []
         var mode = durability
         for (i, op) in operations.enumerated() {
-            let (record, document, pre, opts) = try draft(op)
+            let (record, document, pre, opts) = try Database.draft(op, head: seq)
             records.append(record)
             documents.append(document)
             if let pre, let c = record.collection, let id = record.id { preconditions.append((i, c, id, pre)) }
@@ -204,7 +204,22 @@ public final class Database: Reader, @unchecked Sendable {
         return try write(records, documents: documents, durability: mode, preconditions: preconditions)
     }
 
-    func draft(_ op: Operation) throws(DatabaseError) -> (Record, JSONValue?, Precondition?, WriteOptions) {
+    /// Checks operations as a write would check them — names, documents and the `_` rule, valid
+    /// times, provenance, sizes — without a store, so a command can refuse bad input before it
+    /// opens (or creates) anything. Whether caused_by seqs exist is checked when writing.
+    public static func validate(_ operations: [Operation]) throws(DatabaseError) {
+        guard !operations.isEmpty else { throw .invalid("a transaction needs at least one operation") }
+        for (i, op) in operations.enumerated() {
+            var (record, _, _, _) = try draft(op, head: nil)
+            // Seqs as they would be after a long log: only order matters for the rules.
+            record.seq = UInt64(1) << 48 + UInt64(i)
+            do throws(FormatError) { try RecordCodec.validateForWriting(record, checkDocument: false) } catch {
+                throw .invalid(operations.count > 1 ? "operation \(i): \(error.detail)" : error.detail)
+            }
+        }
+    }
+
+    static func draft(_ op: Operation, head: UInt64?) throws(DatabaseError) -> (Record, JSONValue?, Precondition?, WriteOptions) {
         switch op {
         case let .put(collection, id, document, options, precondition):
             guard case let .object(members) = document else { throw .invalid("a document must be a JSON object") }
@@ -215,13 +230,13 @@ public final class Database: Reader, @unchecked Sendable {
             r.collection = collection
             r.id = id
             r.document = JCS.serialize(document)
-            try apply(options, to: &r)
+            try apply(options, to: &r, head: head)
             return (r, document, precondition, options)
         case let .delete(collection, id, options, precondition):
             var r = Record(type: .delete, seq: 0, time: 0)
             r.collection = collection
             r.id = id
-            try apply(options, to: &r)
+            try apply(options, to: &r, head: head)
             guard options.validFrom == nil && options.validTo == nil else { throw .invalid("a delete has no valid time") }
             return (r, nil, precondition, options)
         case let .link(from, relation, to, options), let .unlink(from, relation, to, options):
@@ -230,7 +245,7 @@ public final class Database: Reader, @unchecked Sendable {
             var r = Record(type: isLink ? .link : .unlink, seq: 0, time: 0)
             let (fc, fi) = try Database.node(from), (tc, ti) = try Database.node(to)
             r.collection = fc; r.id = fi; r.relation = relation; r.targetCollection = tc; r.targetId = ti
-            try apply(options, to: &r)
+            try apply(options, to: &r, head: head)
             guard options.validFrom == nil && options.validTo == nil else { throw .invalid("a link has no valid time") }
             return (r, nil, nil, options)
         }
@@ -244,7 +259,7 @@ public final class Database: Reader, @unchecked Sendable {
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
 
-    func apply(_ o: WriteOptions, to r: inout Record) throws(DatabaseError) {
+    static func apply(_ o: WriteOptions, to r: inout Record, head: UInt64?) throws(DatabaseError) {
         if let f = o.validFrom {
             guard let t = Timestamp.parse(f) else { throw .invalid("valid_from \"\(f)\" is not a date (YYYY-MM-DD) or an RFC 3339 instant") }
             r.validFrom = t
@@ -260,7 +275,7 @@ public final class Database: Reader, @unchecked Sendable {
         r.nonce = o.nonce
         r.idempotencyKey = o.idempotencyKey
         if (o.client == nil) != (o.nonce == nil) { throw .invalid("client and nonce go together") }
-        if let head = r.causedBy.last, head > seq { throw .invalid("caused_by seq \(head) does not exist yet (head is \(seq))") }
+        if let head, let last = r.causedBy.last, last > head { throw .invalid("caused_by seq \(last) does not exist yet (head is \(head))") }
     }
 
     /// Validates, logs and applies records under the write lock, then waits for durability
@@ -279,6 +294,8 @@ public final class Database: Reader, @unchecked Sendable {
                 return ticket
             }
             try store.wait(for: ticket)
+        } catch let StoreError.invalidRecord(e) {
+            throw .invalid(records.count > 1 ? "operation at seq \(e.location.seq.map(String.init) ?? "?"): \(e.detail)" : e.detail)
         } catch {
             throw DatabaseError.wrap(error)
         }

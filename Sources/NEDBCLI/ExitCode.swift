@@ -27,6 +27,14 @@ extension ParsableCommand {
     /// Runs the command with NEDB's exit codes: usage errors exit 2 (not ArgumentParser's 64),
     /// `ToolFailure`s exit with their code, anything else exits 3.
     public static func runAsTool() -> Never {
+        // Arguments must be UTF-8: Swift would otherwise repair them with U+FFFD, and two
+        // different byte strings (two ids, say) would become the same text.
+        for i in 1..<Int(CommandLine.argc) {
+            guard let raw = CommandLine.unsafeArgv[i], String(validatingCString: raw) != nil else {
+                Output.error("argument \(i) is not valid UTF-8: names, ids and values are UTF-8 text")
+                Glibc.exit(ToolExit.usage.rawValue)
+            }
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -43,7 +51,8 @@ extension ParsableCommand {
                 Glibc.exit(0)
             }
             let message = Self.fullMessage(for: error)
-            if exitCode.rawValue == 64 || error is ValidationError || "\(type(of: error))".contains("CommandError") {
+            // ArgumentParser reports every usage error (parse or validation) as EX_USAGE (64).
+            if exitCode.rawValue == 64 || error is ValidationError {
                 Output.error(message)
                 Glibc.exit(ToolExit.usage.rawValue)
             }

@@ -60,6 +60,8 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
     case manifestMismatch(Location, detail: String)
     /// A checkpoint does not match the log (its binding or its state).
     case checkpointMismatch(Location, detail: String)
+    /// The REPLAY index is damaged or names another store (derived data: rebuilt).
+    case replayMismatch(Location, detail: String)
     /// The log ends before a seq that another file of the store (MANIFEST, REPLAY, a
     /// checkpoint) shows it reached, or a segment file that file lists is gone: acknowledged
     /// records were lost or rolled back.
@@ -86,6 +88,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case .manifestMismatch: return "manifest_mismatch"
         case .checkpointMismatch: return "checkpoint_mismatch"
         case .missingData: return "missing_data"
+        case .replayMismatch: return "replay_mismatch"
         case .io: return "io_error"
         }
     }
@@ -97,7 +100,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case .hashMismatch, .chainBreak, .checkpointMismatch: return .tampering
         case .missingSegment, .reorderedSegment, .missingData: return .missingData
         case .checksumMismatch, .malformed, .badMagic, .truncated, .footerMismatch, .decryptionFailed: return .corruption
-        case .manifestMismatch: return .derived
+        case .manifestMismatch, .replayMismatch: return .derived
         case .unsupportedVersion, .wrongKey, .io: return .environment
         }
     }
@@ -125,7 +128,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
              let .unsupportedVersion(l, _, _, _), let .wrongKey(l, _), let .decryptionFailed(l, _),
              let .malformed(l, _), let .badMagic(l, _, _), let .truncated(l, _, _),
              let .footerMismatch(l, _), let .manifestMismatch(l, _), let .checkpointMismatch(l, _),
-             let .missingData(l, _), let .io(l, _, _):
+             let .missingData(l, _), let .replayMismatch(l, _), let .io(l, _, _):
             return l
         }
     }
@@ -151,6 +154,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .manifestMismatch(_, d): return "manifest mismatch: \(d)"
         case let .checkpointMismatch(_, d): return "checkpoint mismatch: \(d)"
         case let .missingData(_, d): return "missing data: \(d)"
+        case let .replayMismatch(_, d): return "REPLAY mismatch: \(d)"
         case let .io(_, e, d): return "I/O error (errno \(e)): \(d)"
         }
     }
@@ -188,6 +192,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .manifestMismatch(l, d): return .manifestMismatch(f(l), detail: d)
         case let .checkpointMismatch(l, d): return .checkpointMismatch(f(l), detail: d)
         case let .missingData(l, d): return .missingData(f(l), detail: d)
+        case let .replayMismatch(l, d): return .replayMismatch(f(l), detail: d)
         case let .io(l, e, d): return .io(f(l), errno: e, detail: d)
         }
     }

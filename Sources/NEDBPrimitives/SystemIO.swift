@@ -97,6 +97,8 @@ extension FileSystem {
     }
 
     /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync directory.
+    /// Writes `path` as a whole or not at all: a temporary file, fsynced, renamed over it, the
+    /// directory fsynced. A failure removes the temporary file (a full disk leaves nothing behind).
     public func writeAtomically(_ bytes: [UInt8], to path: String) throws(SystemError) {
         let temp = path + ".tmp"
         let file = try openForWriting(temp, create: true)
@@ -104,12 +106,13 @@ extension FileSystem {
             try file.truncate(to: 0)
             try file.write(bytes, at: 0)
             try file.sync()
+            file.close()
+            try rename(temp, to: path)
         } catch {
             file.close()
+            try? remove(temp)
             throw error
         }
-        file.close()
-        try rename(temp, to: path)
         try syncDirectory(PathUtil.directory(of: path))
     }
 }

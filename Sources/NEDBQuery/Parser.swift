@@ -8,8 +8,21 @@ public struct QueryParser {
     let tokens: [Token]
     var index = 0
     var seen = Set<String>()
+    /// Parentheses and NOTs open around the condition being parsed.
+    var depth = 0
+    /// Comparisons, IN lists and EXISTS tests so far.
+    var terms = 0
+
+    /// Limits that keep parsing, evaluating and freeing a query within a bounded stack
+    /// (spec/NQL.md §3.2).
+    public static let maxLength = 65_536
+    public static let maxDepth = 64
+    public static let maxTerms = 4_096
 
     public static func parse(_ text: String) throws(QueryError) -> Query {
+        guard text.utf8.count <= maxLength else {
+            throw QueryError(offset: 0, line: 1, column: 1, message: "the query is \(text.utf8.count) bytes long; at most \(maxLength) are accepted")
+        }
         var p = QueryParser(text: text, tokens: try Lexer.tokens(text))
         return try p.query()
     }
@@ -201,23 +214,49 @@ public struct QueryParser {
     }
 
     mutating func orExpression() throws(QueryError) -> Predicate {
-        var left = try andExpression()
-        while accept("OR") { left = .or(left, try andExpression()) }
-        return left
+        var terms = [try andExpression()]
+        while accept("OR") { terms.append(try andExpression()) }
+        return QueryParser.balanced(terms, Predicate.or)
     }
 
     mutating func andExpression() throws(QueryError) -> Predicate {
-        var left = try notExpression()
-        while accept("AND") { left = .and(left, try notExpression()) }
-        return left
+        var terms = [try notExpression()]
+        while accept("AND") { terms.append(try notExpression()) }
+        return QueryParser.balanced(terms, Predicate.and)
+    }
+
+    /// `a AND b AND c …` as a balanced tree (AND and OR are associative), so a long chain is
+    /// log₂(n) deep rather than n deep when it is evaluated and freed.
+    static func balanced(_ terms: [Predicate], _ join: (Predicate, Predicate) -> Predicate) -> Predicate {
+        if terms.count == 1 { return terms[0] }
+        let middle = terms.count / 2
+        return join(balanced(Array(terms[..<middle]), join), balanced(Array(terms[middle...]), join))
+    }
+
+    /// Enters a parenthesis or NOT.
+    mutating func nest() throws(QueryError) {
+        depth += 1
+        guard depth <= QueryParser.maxDepth else {
+            throw QueryParser.error(text, current.offset, "conditions nest more than \(QueryParser.maxDepth) deep (parentheses and NOT)")
+        }
     }
 
     mutating func notExpression() throws(QueryError) -> Predicate {
-        if accept("NOT") { return .not(try notExpression()) }
+        if accept("NOT") {
+            try nest()
+            defer { depth -= 1 }
+            return .not(try notExpression())
+        }
         if symbol("(") {
+            try nest()
+            defer { depth -= 1 }
             let inner = try orExpression()
             guard symbol(")") else { throw fail("')'") }
             return inner
+        }
+        terms += 1
+        guard terms <= QueryParser.maxTerms else {
+            throw QueryParser.error(text, current.offset, "the query has more than \(QueryParser.maxTerms) conditions")
         }
         if accept("EXISTS") { return .exists(try path()) }
         if case let .word(w) = current.kind, QueryParser.reserved.contains(w.uppercased()) {

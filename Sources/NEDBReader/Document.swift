@@ -82,6 +82,7 @@ public enum DatabaseError: Error, Sendable, CustomStringConvertible {
         case let e as StateError: return .state(e)
         case let e as QueryError: return .query(e)
         case let e as FormatError: return .store(.damaged(e))
+        case let e as SystemError: return .store(.io(e))
         default: return .invalid("\(error)")
         }
     }

@@ -18,7 +18,7 @@ public enum ProofBuilder {
     public static func signedCheckpoint(store: LogStore, signers: [NoteSigner]) throws -> String {
         let head = store.head
         let checkpoint = TreeCheckpoint(origin: store.origin, lastSeq: head.seq, root: head.root, chainHead: head.chain,
-                                        algorithm: store.hashAlgorithm)
+                                        algorithm: store.hashAlgorithm, storeId: store.storeId)
         return SignedNote.sign(text: checkpoint.text, with: signers).encoded
     }
 

@@ -11,6 +11,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible, Equatable {
     case damaged(FormatError)
     /// The store is encrypted and no key was given.
     case keyRequired(path: String)
+    /// A key was given for a store that is not encrypted (it would silently be ignored).
+    case notEncrypted(path: String)
     /// A stale nonce: the client has already used this nonce or a later one.
     case staleNonce(client: String, nonce: UInt64, last: UInt64)
     /// A record the format would reject (bad name, non-canonical document, …).
@@ -32,6 +34,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .notAStore(path): return "\(path) holds no NEDB store"
         case let .damaged(e): return e.description
         case let .keyRequired(path): return "\(path) is encrypted: give a key (--key-file, NEDB_KEY or a passphrase)"
+        case let .notEncrypted(path): return "\(path) is not encrypted, but a key was given (--key-file, --key-env, --passphrase-env, NEDB_KEY or NEDB_PASSPHRASE): nothing is encrypted with it; give no key"
         case let .staleNonce(client, nonce, last): return "stale nonce \(nonce) for client \"\(client)\": last accepted nonce is \(last)"
         case let .invalidRecord(e): return "invalid record: \(e.detail)"
         case let .io(e): return "I/O error: \(e)"
@@ -49,6 +52,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible, Equatable {
         case .notAStore: return "not_a_store"
         case let .damaged(e): return e.id
         case .keyRequired: return "key_required"
+        case .notEncrypted: return "not_encrypted"
         case .staleNonce: return "stale_nonce"
         case .invalidRecord: return "invalid_record"
         case .io: return "io_error"
@@ -61,9 +65,10 @@ public enum StoreError: Error, Sendable, CustomStringConvertible, Equatable {
 }
 
 extension StoreError {
-    /// Damage found in the store's files (as opposed to a usage, key, lock or I/O error).
+    /// Damage found in the store's files (as opposed to a usage, key, version, lock or I/O
+    /// error, which are about the environment).
     public var isDamage: Bool {
-        if case .damaged = self { return true }
+        if case let .damaged(e) = self { return e.verdict != .environment }
         return false
     }
 }

@@ -21,6 +21,8 @@ struct StoreOpener {
     var creatingPath: String { PathUtil.join(directory, StoreOpener.creating) }
 
     func open() throws(StoreError) -> LogStore {
+        // A wrong key is found before anything is touched (the lock file included).
+        let knownKeys = try checkKey()
         var lock: FileLock? = heldLock
         if !options.readOnly && heldLock == nil {
             if !fs.isDirectory(directory) {
@@ -50,7 +52,8 @@ struct StoreOpener {
             }
             // Witnesses first: they were written after the records they describe were durable,
             // so a log listed after them must reach them (a writer may append meanwhile).
-            return try StoreRecovery(opener: self, lock: lock, knownKeys: nil).recover()
+            try removeInterruptedTemporaries()
+            return try StoreRecovery(opener: self, lock: lock, knownKeys: knownKeys).recover()
         } catch let e as StoreError {
             lock?.release()
             throw e
@@ -63,6 +66,36 @@ struct StoreOpener {
         } catch {
             lock?.release()
             throw .damaged(.malformed(Location(file: directory), detail: "\(error)"))
+        }
+    }
+
+    /// Unwraps the data keys when the store has a key file and a key was given; a wrong key
+    /// throws here, before the store's lock is taken or any file is written.
+    func checkKey() throws(StoreError) -> (file: KeyFile, ring: Keyring, master: MasterKey)? {
+        guard let source = options.key, fs.exists(layout.keys), fs.isDirectory(layout.segments) else { return nil }
+        do {
+            let file = try KeyFile.decode(try fs.readAll(layout.keys), file: layout.keys)
+            return try StoreRecovery.unlock(file, source: source, fs: fs, path: layout.keys)
+        } catch let e as StoreError {
+            throw e
+        } catch let e as FormatError {
+            throw .damaged(e)
+        } catch let e as SystemError {
+            throw .damaged(.wrongKey(Location(file: layout.keys), detail: "the key file is unreadable: \(e.message)"))
+        } catch {
+            throw .damaged(.wrongKey(Location(file: layout.keys), detail: "\(error)"))
+        }
+    }
+
+    /// Temporary files of an atomic rewrite interrupted by a crash or a full disk
+    /// (`MANIFEST.tmp`, `REPLAY.tmp`, `checkpoints/….nckp.tmp`): they hold nothing anyone
+    /// relies on. Writers remove them.
+    func removeInterruptedTemporaries() throws {
+        guard !options.readOnly else { return }
+        for dir in [directory, layout.checkpoints] where fs.isDirectory(dir) {
+            for name in try fs.listDirectory(dir) where name.hasSuffix(".tmp") {
+                try fs.remove(PathUtil.join(dir, name))
+            }
         }
     }
 

@@ -233,8 +233,16 @@ struct StoreRecovery {
     // MARK: Keys
 
     func loadKeys(_ header: SegmentHeader) throws -> (file: KeyFile, ring: Keyring, master: MasterKey)? {
-        guard header.encrypted else { return nil }
-        if let knownKeys { return knownKeys }
+        guard header.encrypted else {
+            if options.key != nil { throw StoreError.notEncrypted(path: opener.directory) }
+            return nil
+        }
+        if let knownKeys {
+            guard knownKeys.file.storeId == header.storeId else {
+                throw StoreError.damaged(.wrongKey(Location(file: layout.keys), detail: "the key file belongs to store \(knownKeys.file.storeId)"))
+            }
+            return knownKeys
+        }
         let bytes: [UInt8]
         do { bytes = try fs.readAll(layout.keys) } catch {
             throw StoreError.damaged(.wrongKey(Location(file: layout.keys), detail: "the key file is missing or unreadable: \(error.message)"))
@@ -244,8 +252,13 @@ struct StoreRecovery {
             throw StoreError.damaged(.wrongKey(Location(file: layout.keys), detail: "the key file belongs to store \(file.storeId)"))
         }
         guard let source = options.key else { throw StoreError.keyRequired(path: opener.directory) }
+        return try StoreRecovery.unlock(file, source: source, fs: fs, path: layout.keys)
+    }
+
+    /// The master key and data keys of a key file (a wrong key fails the TMK check).
+    static func unlock(_ file: KeyFile, source: KeySource, fs: FileSystem, path: String) throws -> (file: KeyFile, ring: Keyring, master: MasterKey) {
         let master = try KeyResolver.masterKey(source, keyFile: file, fs: fs)
-        return (file, try file.unwrapAll(tmk: master.key, file: layout.keys), master)
+        return (file, try file.unwrapAll(tmk: master.key, file: path), master)
     }
 
     // MARK: Segment checks

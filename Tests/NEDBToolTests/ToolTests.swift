@@ -159,7 +159,7 @@ func makeStore(_ dir: String, records: Int = 300, segmentSize: UInt64 = 8 * 1024
         #expect(try Tools.json(absent.out)["deleted"]?.boolValue == true)
         // Altered proofs: both verifiers reject each one.
         let text = try String(contentsOfFile: s.sub("u12.proof"), encoding: .utf8)
-        var lines = text.components(separatedBy: "\n")
+        let lines = text.components(separatedBy: "\n")
         let pathLine = lines.firstIndex { $0.hasPrefix("index ") }! + 1
         var alterations: [(String, String)] = []
         var a = lines; a[pathLine] = String(a[pathLine].reversed()); alterations.append(("path hash", a.joined(separator: "\n")))
@@ -170,6 +170,12 @@ func makeStore(_ dir: String, records: Int = 300, segmentSize: UInt64 = 8 * 1024
         var leaf = Array(Data(base64Encoded: String(lines[leafIndex].dropFirst(5)))!)
         leaf[leaf.count - 5] ^= 1
         a = lines; a[leafIndex] = "leaf " + Data(leaf).base64EncodedString(); alterations.append(("document byte", a.joined(separator: "\n")))
+        // The store line is bound to the signed checkpoint's nedb-store line.
+        a = lines; let storeLine = a.firstIndex { $0.hasPrefix("store ") }!
+        a[storeLine] = "store " + String(repeating: "ab", count: 16); alterations.append(("store id", a.joined(separator: "\n")))
+        // A signature line given twice.
+        a = lines; let sig = a.lastIndex { $0.hasPrefix("\u{2014} ") }!
+        a.insert(a[sig], at: sig + 1); alterations.append(("duplicated signature", a.joined(separator: "\n")))
         a = lines; let sizeLine = a.firstIndex { $0 == "nedb.example/" || Int($0) != nil && a.firstIndex(of: $0)! > pathLine }!
         a[sizeLine] = String(Int(a[sizeLine])! + 1); alterations.append(("tree size", a.joined(separator: "\n")))
         for (what, altered) in alterations {

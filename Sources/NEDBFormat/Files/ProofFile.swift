@@ -193,6 +193,14 @@ extension ProofFile {
         } catch { throw ProofFailure(reason: "the checkpoint does not parse: \(error.detail)") }
         guard parsed.isSigned(by: verifier) else { throw ProofFailure(reason: "the checkpoint is not signed by \(verifier.name)") }
         guard checkpoint.hashAlgorithm == algorithm else { throw ProofFailure(reason: "the checkpoint uses another hash algorithm") }
+        // The `store` line is checked against what the signer signed: a `nedb-store` line, or a
+        // default origin naming the store id. A checkpoint that names no store cannot vouch for it.
+        guard let signedStore = checkpoint.storeId else {
+            throw ProofFailure(reason: "the checkpoint names no store (no nedb-store line, origin \"\(checkpoint.origin)\"): the proof's store id is bound to nothing")
+        }
+        guard signedStore == storeId else {
+            throw ProofFailure(reason: "the proof names store \(storeId), the signed checkpoint store \(signedStore)")
+        }
         return checkpoint
     }
 }

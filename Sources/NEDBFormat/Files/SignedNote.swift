@@ -144,6 +144,9 @@ public struct SignedNote: Sendable, Equatable {
                 throw .malformed(Location(), detail: "malformed signature line")
             }
             let keyId = UInt32(raw[0]) << 24 | UInt32(raw[1]) << 16 | UInt32(raw[2]) << 8 | UInt32(raw[3])
+            guard !signatures.contains(where: { $0.name == String(parts[0]) && $0.keyId == keyId }) else {
+                throw .malformed(Location(), detail: "two signatures by key \(parts[0]) (\(NoteKeys.hex8(keyId))): a note carries one per key")
+            }
             signatures.append(NoteSignature(name: String(parts[0]), keyId: keyId, signature: Array(raw[4...])))
         }
         guard !signatures.isEmpty else { throw .malformed(Location(), detail: "signed note has no signatures") }
@@ -161,8 +164,8 @@ public struct SignedNote: Sendable, Equatable {
 }
 
 /// The body of a C2SP tlog-checkpoint: origin, tree size, base64 root hash, extension lines.
-/// NEDB writes two extension lines: `nedb-hash <algorithm>` and `nedb-chain <base64 chain hash>`
-/// (the chain hash of the last record, seq size−1).
+/// NEDB writes three extension lines: `nedb-hash <algorithm>`, `nedb-chain <base64 chain hash>`
+/// (the chain hash of the last record, seq size−1) and `nedb-store <store id hex>`.
 public struct TreeCheckpoint: Sendable, Equatable {
     public var origin: String
     public var size: UInt64
@@ -173,10 +176,21 @@ public struct TreeCheckpoint: Sendable, Equatable {
         self.origin = origin; self.size = size; self.root = root; self.extensions = extensions
     }
 
-    /// A NEDB checkpoint for a log whose last record is `seq`.
-    public init(origin: String, lastSeq: UInt64, root: Hash32, chainHead: Hash32, algorithm: HashAlgorithm) {
+    /// A NEDB checkpoint for a log whose last record is `seq` (of store `storeId`, when given).
+    public init(origin: String, lastSeq: UInt64, root: Hash32, chainHead: Hash32, algorithm: HashAlgorithm, storeId: StoreID? = nil) {
         self.init(origin: origin, size: lastSeq + 1, root: root,
-                  extensions: ["nedb-hash \(algorithm)", "nedb-chain \(Base64.encode(chainHead.bytes))"])
+                  extensions: ["nedb-hash \(algorithm)", "nedb-chain \(Base64.encode(chainHead.bytes))"]
+                      + (storeId.map { ["nedb-store \($0.hex)"] } ?? []))
+    }
+
+    /// The store the checkpoint is of: its `nedb-store` line, or the id in an origin of the
+    /// default form `nedb/<store id hex>`; nil when neither names one.
+    public var storeId: StoreID? {
+        if let line = extensions.first(where: { $0.hasPrefix("nedb-store ") }) {
+            return StoreID(hex: String(line.dropFirst("nedb-store ".count)))
+        }
+        if origin.hasPrefix("nedb/") { return StoreID(hex: String(origin.dropFirst(5))) }
+        return nil
     }
 
     public var text: String {

@@ -7,10 +7,13 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 }
 
 /// A strict RFC 8259 parser that also enforces I-JSON (RFC 7493): no duplicate object keys,
-/// no lone surrogates, no numbers outside the double range. Nesting is limited to
-/// `maxDepth` so hostile input cannot exhaust the stack.
+/// no lone surrogates, no numbers outside the double range, no integer literal beyond ±2^53
+/// (a double cannot hold it exactly: it would be stored and hashed rounded). Nesting is limited
+/// to `maxDepth` so hostile input cannot exhaust the stack.
 public struct JSONParser {
     public static let maxDepth = 256
+    /// 2^53: every integer up to it in magnitude is exact in a double.
+    public static let maxExactInteger: Double = 9_007_199_254_740_992
 
     /// Parses one JSON value occupying all of `text` (surrounding whitespace allowed).
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
@@ -38,8 +41,18 @@ public struct JSONParser {
     struct Cursor {
         let buffer: UnsafeBufferPointer<UInt8>
         var index = 0
+        /// The object keys (and array positions) leading to the value being parsed, for errors.
+        var path: [String] = []
 
         init(buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
+
+        /// Where the value being parsed is, e.g. `field "a.b[2]"`, or `the value` at the top.
+        var place: String {
+            guard !path.isEmpty else { return "the value" }
+            var text = ""
+            for p in path { text += p.hasPrefix("[") || text.isEmpty ? p : "." + p }
+            return "field \"\(text)\""
+        }
 
         func fail(_ message: String) -> JSONParseError { JSONParseError(offset: index, message: message) }
 
@@ -89,7 +102,9 @@ public struct JSONParser {
                 guard peek() == 0x3A else { throw fail("expected ':' after an object key") }
                 index += 1
                 skipWhitespace()
+                path.append(key)
                 let v = try value(depth: depth)
+                path.removeLast()
                 if members.updateValue(v, forKey: key) != nil {
                     throw JSONParseError(offset: keyOffset, message: "duplicate object key \"\(key)\"")
                 }
@@ -109,7 +124,9 @@ public struct JSONParser {
             if peek() == 0x5D { index += 1; return .array(elements) }
             while true {
                 skipWhitespace()
+                path.append("[\(elements.count)]")
                 elements.append(try value(depth: depth))
+                path.removeLast()
                 skipWhitespace()
                 guard let c = peek() else { throw fail("expected ',' or ']', found end of input") }
                 index += 1
@@ -209,12 +226,15 @@ public struct JSONParser {
             index += 1
             if first == 0x30, let c = peek(), c >= 0x30 && c <= 0x39 { throw fail("leading zeros are not allowed") }
             digits()
+            var integer = true
             if peek() == 0x2E {
+                integer = false
                 index += 1
                 guard let c = peek(), c >= 0x30 && c <= 0x39 else { throw fail("expected a digit after '.'") }
                 digits()
             }
             if let c = peek(), c == 0x65 || c == 0x45 {
+                integer = false
                 index += 1
                 if let s = peek(), s == 0x2B || s == 0x2D { index += 1 }
                 guard let d = peek(), d >= 0x30 && d <= 0x39 else { throw fail("expected a digit in the exponent") }
@@ -222,7 +242,11 @@ public struct JSONParser {
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
             guard let value = Double(text), value.isFinite else {
-                throw JSONParseError(offset: start, message: "number \(text) is outside the range of a double")
+                throw JSONParseError(offset: start, message: "number \(text) in \(place) is outside the range of a double")
+            }
+            if integer && value.magnitude >= JSONParser.maxExactInteger,
+               (UInt64(text.hasPrefix("-") ? String(text.dropFirst()) : text).map { $0 > 1 << 53 } ?? true) {
+                throw JSONParseError(offset: start, message: "integer \(text) in \(place) is beyond ±2^53, which a double cannot hold exactly (I-JSON, RFC 7493 §2.2): write it as a string")
             }
             return value
         }

@@ -72,6 +72,10 @@ public enum StoreVerifier {
                                                        chain: { seq throws(FormatError) -> Hash32? in joined.chains[seq] })) ?? []
         issues.append(contentsOf: witnessIssues)
         capHead(&report, at: witnessIssues, checks: checks, joined: joined)
+        // A damaged or foreign REPLAY is derived data: reported, rebuilt by the next writer.
+        let replayPath = PathUtil.join(layout.root, ReplayFileHeader.fileName)
+        issues.append(contentsOf: witnesses.unusable.filter { $0.location.file == replayPath })
+        report.notes.append(contentsOf: unknownFiles(layout: layout, fs: fs))
         if options.checkManifest {
             let manifestContradicted = witnessIssues.contains { $0.location.file == layout.manifest }
             checkManifest(layout: layout, reading: witnessFiles, checks: checks, report: report, contradicted: manifestContradicted,
@@ -304,6 +308,24 @@ public enum StoreVerifier {
         }
         report.head = joined.head
         return joined
+    }
+
+    /// Files the format does not define (spec/FORMAT.md §1: readers ignore them), named as notes.
+    static func unknownFiles(layout: StoreLayout, fs: FileSystem) -> [FormatError] {
+        let known: Set<String> = ["LOCK", Manifest.fileName, KeyFile.fileName, ReplayFileHeader.fileName, "segments", "checkpoints",
+                                  "segments.next", "segments.old", ".creating", "lost+found", "backup"]
+        var notes: [FormatError] = []
+        func note(_ path: String) {
+            notes.append(.malformed(Location(file: path), detail: "not a file of the format (ignored; interrupted temporaries end in .tmp and a writer removes them)"))
+        }
+        for name in (try? fs.listDirectory(layout.root)) ?? [] where !known.contains(name) { note(PathUtil.join(layout.root, name)) }
+        for name in (try? fs.listDirectory(layout.segments)) ?? [] where SegmentName.parse(name) == nil { note(PathUtil.join(layout.segments, name)) }
+        if fs.isDirectory(layout.checkpoints) {
+            for name in (try? fs.listDirectory(layout.checkpoints)) ?? [] where CheckpointContainer.parseName(name) == nil {
+                note(PathUtil.join(layout.checkpoints, name))
+            }
+        }
+        return notes
     }
 
     /// A witness that recorded another chain hash at seq S than the log has shows the log was

@@ -54,7 +54,7 @@ public struct WitnessReading: Sendable {
             } else if w.kind == .checkpoint {
                 out.unusable.append(.checkpointMismatch(at, detail: "belongs to store \(w.storeId)"))
             } else {
-                out.unusable.append(.malformed(at, detail: "REPLAY belongs to store \(w.storeId)"))
+                out.unusable.append(.replayMismatch(at, detail: "REPLAY belongs to store \(w.storeId)"))
             }
         }
         if let m = manifest, m.storeId == storeId { out.manifest = m }
@@ -83,7 +83,10 @@ public enum StoreWitnesses {
         let replayPath = PathUtil.join(layout.root, ReplayFileHeader.fileName)
         if fs.exists(replayPath) {
             do {
-                let header = try ReplayFileHeader.decode(try fs.readAll(replayPath), file: replayPath)
+                let header: ReplayFileHeader
+                do { header = try ReplayFileHeader.decode(try fs.readAll(replayPath), file: replayPath) } catch let e as FormatError {
+                    throw FormatError.replayMismatch(e.location, detail: e.detail)
+                }
                 reading.witnesses.append(LogWitness(kind: .replay, file: replayPath, seq: header.seq, chain: header.chain,
                                                     what: "REPLAY (written when records 0…\(header.seq) were durable)",
                                                     storeId: header.storeId))

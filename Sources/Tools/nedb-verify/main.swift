@@ -87,7 +87,7 @@ struct Verify: ParsableCommand {
                 "ok": .bool(ok),
                 "mode": .string(report.mode.rawValue),
                 "verdict": .string(ok ? "ok" : (report.verdicts.first?.rawValue ?? "extension_mismatch")),
-                "verdicts": .array(report.verdicts.map { .string($0.rawValue) }),
+                "verdicts": .array((report.verdicts.map(\.rawValue) + (sinceResult?.ok == false ? ["extension_mismatch"] : [])).map { .string($0) }),
                 "records": .number(Double(report.records)),
                 "bytes": .number(Double(report.bytes)),
                 "pruned_records": .number(Double(report.prunedRecords)),
@@ -119,7 +119,8 @@ struct Verify: ParsableCommand {
             if ok {
                 Output.line("ok: \(what) (\(report.mode.rawValue) verification)")
             } else {
-                Output.line("FAILED: \(report.verdicts.map(\.rawValue).joined(separator: ", ")) — \(what)")
+                let verdicts = report.verdicts.map(\.rawValue) + (sinceResult?.ok == false ? ["extension_mismatch"] : [])
+                Output.line("FAILED: \(verdicts.joined(separator: ", ")) — \(what)")
             }
             if let head = report.head {
                 Output.line("\(ok ? "head" : "verified prefix ends at"): seq \(head.seq), chain \(head.chain.hex), root \(head.root.hex)")

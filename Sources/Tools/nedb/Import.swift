@@ -29,6 +29,9 @@ struct Import: DatabaseCommand {
             throw ValidationError("--durability must be none, batch or always, not \"\(durability)\"")
         }
         if batch < 1 || batch > 1_000_000 { throw ValidationError("--batch must be 1…1000000") }
+        // The whole file is checked before the store is opened: a bad line imports nothing and
+        // creates nothing.
+        try ValidationError.from { _ = try parse(try Input.bytes(file)) }
     }
 
     func execute(in session: Session) throws {
@@ -68,10 +71,19 @@ struct Import: DatabaseCommand {
                 throw bad("no collection: give --collection or a \"_coll\" field")
             }
             var options = WriteOptions()
-            options.validFrom = members["_valid_from"]?.stringValue
-            options.validTo = members["_valid_to"]?.stringValue
-            options.evidence = members["_evidence"]?.stringValue
-            options.confidence = members["_confidence"]?.numberValue
+            // Metadata of the wrong type is an error, never dropped.
+            func text(_ key: String) throws -> String? {
+                guard let v = members[key], v != .null else { return nil }
+                guard case let .string(s) = v else { throw bad("\"\(key)\" must be a string, found \(v.canonicalText)") }
+                return s
+            }
+            options.validFrom = try text("_valid_from")
+            options.validTo = try text("_valid_to")
+            options.evidence = try text("_evidence")
+            if let v = members["_confidence"], v != .null {
+                guard case let .number(n) = v else { throw bad("\"_confidence\" must be a number from 0 to 1, found \(v.canonicalText)") }
+                options.confidence = n
+            }
             for date in [options.validFrom, options.validTo].compactMap({ $0 }) where Timestamp.parse(date) == nil {
                 throw bad("\"\(date)\" is not a date (YYYY-MM-DD) or an RFC 3339 instant")
             }
@@ -79,7 +91,10 @@ struct Import: DatabaseCommand {
                 guard Import.kept.contains(key) || Import.dropped.contains(key) else { throw bad("unknown metadata field \"\(key)\"") }
                 members[key] = nil
             }
-            operations.append(.put(collection: target, id: id, document: .object(members), options: options))
+            let op = Operation.put(collection: target, id: id, document: .object(members), options: options)
+            // Every rule the write checks (names, sizes, valid times, confidence), line by line.
+            do { try Database.validate([op]) } catch { throw bad("\(error)") }
+            operations.append(op)
         }
         return operations
     }

@@ -14,7 +14,12 @@ enum Input {
         }
     }
 
+    /// Standard input, read once (a command checks its input before it opens the store, then
+    /// uses it).
+    nonisolated(unsafe) static var standardInput: [UInt8]? = nil
+
     static func readStandardInput() -> [UInt8] {
+        if let standardInput { return standardInput }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -23,6 +28,7 @@ enum Input {
             if n <= 0 { break }
             out.append(contentsOf: chunk[0..<n])
         }
+        standardInput = out
         return out
     }
 

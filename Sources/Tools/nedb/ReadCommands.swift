@@ -25,6 +25,12 @@ struct Get: DatabaseCommand {
     @Option(name: .customLong("valid-at"), help: "Only a version valid at this date or instant.") var validAt: String?
     @Flag(help: "Indented output.") var pretty = false
 
+    func validate() throws {
+        if let validAt, Timestamp.parse(validAt) == nil {
+            throw ValidationError("--valid-at: \"\(validAt)\" is not a date (YYYY-MM-DD) or an RFC 3339 instant")
+        }
+    }
+
     func execute(in session: Session) throws {
         guard let doc = try session.reader.get(collection, id, asOf: asOf, validAt: validAt) else {
             let at = asOf.map { " as of seq \($0)" } ?? ""
@@ -52,6 +58,11 @@ struct QueryCommand: DatabaseCommand {
     @Argument(help: "The NQL query.") var nql: String
     @Flag(help: "Print one JSON array instead of NDJSON.") var json = false
     @Flag(help: "Print the plan (index or scan) and timing to stderr.") var explain = false
+
+    /// A malformed query is a usage error before any store is opened.
+    func validate() throws {
+        do { _ = try QueryParser.parse(nql) } catch { throw ValidationError(error.description) }
+    }
 
     func execute(in session: Session) throws {
         let parsed: Query
@@ -145,6 +156,12 @@ struct Export: DatabaseCommand {
     @Option(help: "Only this collection.") var collection: String?
     @Option(name: .customLong("as-of"), help: "Export the state as of this seq.") var asOf: UInt64?
     @Option(name: .customLong("valid-at"), help: "Only versions valid at this date or instant.") var validAt: String?
+
+    func validate() throws {
+        if let validAt, Timestamp.parse(validAt) == nil {
+            throw ValidationError("--valid-at: \"\(validAt)\" is not a date (YYYY-MM-DD) or an RFC 3339 instant")
+        }
+    }
 
     func execute(in session: Session) throws {
         var valid: Microseconds? = nil

@@ -23,13 +23,19 @@ struct Put: DatabaseCommand {
     @Option(name: .customLong("valid-to"), help: "Valid time end (exclusive).") var validTo: String?
     @OptionGroup var write: WriteFlags
 
-    func execute(in session: Session) throws {
+    /// The write, checked before the store is opened (a bad put never creates a store).
+    func operation() throws -> Operation {
         let document = try Input.json(json, what: "the document")
-        let options = try write.options(validFrom: validFrom, validTo: validTo)
-        let result = try session.database.transaction([
-            .put(collection: collection, id: id, document: document, options: options, precondition: write.precondition),
-        ])
-        write.report(result)
+        let op = Operation.put(collection: collection, id: id, document: document,
+                               options: try write.options(validFrom: validFrom, validTo: validTo), precondition: write.precondition)
+        try WriteFlags.check([op])
+        return op
+    }
+
+    func validate() throws { try ValidationError.from { _ = try operation() } }
+
+    func execute(in session: Session) throws {
+        write.report(try session.database.transaction([try operation()]))
     }
 }
 
@@ -43,6 +49,10 @@ struct Delete: DatabaseCommand {
     @Argument(help: "Collection.") var collection: String
     @Argument(help: "Document id.") var id: String
     @OptionGroup var write: WriteFlags
+
+    func validate() throws {
+        try WriteFlags.check([.delete(collection: collection, id: id, options: try write.options())])
+    }
 
     func execute(in session: Session) throws {
         do {
@@ -75,6 +85,7 @@ extension EdgeCommand {
 
     func validate() throws {
         if write.precondition != nil { throw ValidationError("links take no preconditions") }
+        try WriteFlags.check([.link(from: edge.from, relation: edge.relation, to: edge.to, options: try write.options())])
     }
 
     func execute(in session: Session) throws {
@@ -129,6 +140,11 @@ struct Index: DatabaseCommand {
 
     func validate() throws {
         if IndexKind(name: kind) == nil { throw ValidationError("index kind must be eq, ordered or search, not \"\(kind)\"") }
+        var r = Record(type: .defineIndex, seq: 1, time: 0)
+        r.collection = collection
+        r.indexField = field
+        r.indexKind = IndexKind(name: kind)
+        do throws(FormatError) { try RecordCodec.validateForWriting(r, checkDocument: false) } catch { throw ValidationError(error.detail) }
     }
 
     func execute(in session: Session) throws {

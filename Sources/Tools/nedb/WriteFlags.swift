@@ -60,6 +60,13 @@ struct WriteFlags: ParsableArguments {
                      client: client, nonce: nonce, idempotencyKey: idempotencyKey, durability: durability.flatMap(Durability.init(rawValue:)))
     }
 
+    /// Checks operations as the write will (names, valid times, provenance, sizes): bad input
+    /// is a usage error (exit 2) found before any store is opened or created. (Called from
+    /// `validate()`, where ArgumentParser reports `ValidationError`s as usage errors.)
+    static func check(_ operations: [Operation]) throws {
+        do { try Database.validate(operations) } catch { throw ValidationError(error.description) }
+    }
+
     var precondition: Precondition? {
         if let expectSeq { return .lastSeq(expectSeq) }
         return ifAbsent ? .mustNotExist : nil
@@ -72,6 +79,15 @@ struct WriteFlags: ParsableArguments {
         } else {
             Output.line(String(result.seq))
             if result.duplicate { Output.error("idempotency key seen before: nothing written; seq \(result.seq) is the original write") }
+        }
+    }
+}
+
+extension ValidationError {
+    /// A usage failure raised while checking input, as ArgumentParser's `validate()` reports it.
+    static func from(_ body: () throws -> Void) throws {
+        do { try body() } catch let failure as ToolFailure where failure.code == .usage {
+            throw ValidationError(failure.message)
         }
     }
 }
