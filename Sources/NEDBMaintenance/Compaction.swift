@@ -61,7 +61,7 @@ public enum Compaction {
         let fs = options.fileSystem
         let layout = StoreLayout(root: directory)
         do {
-            let holder = try StoreLockHolder.acquire(directory, fileSystem: fs)
+            let holder = try StoreLockHolder.acquire(directory, fileSystem: fs, key: options.key)
             defer { holder.release() }
             // Recovery first (a torn tail is truncated; damage refuses the open).
             let store = try holder.open(options: storeOptions(options))

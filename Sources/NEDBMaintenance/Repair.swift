@@ -264,7 +264,7 @@ public enum Repair {
         var result = InPlace(backups: [], setAside: [], verification: plan.report)
         if plan.clean { return result }
         do {
-            let holder = try StoreLockHolder.acquire(directory, fileSystem: fs)
+            let holder = try StoreLockHolder.acquire(directory, fileSystem: fs, key: options.key)
             defer { holder.release() }
             let stamp = options.clock()
             let backupDir = PathUtil.join(directory, "backup")

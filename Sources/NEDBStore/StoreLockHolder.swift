@@ -20,9 +20,14 @@ public final class StoreLockHolder: @unchecked Sendable {
     }
 
     /// Takes the lock of the store in `directory` (which must exist); `locked` when a writer
-    /// holds it.
-    public static func acquire(_ directory: String, fileSystem: FileSystem = PosixFileSystem()) throws(StoreError) -> StoreLockHolder {
+    /// holds it. A `key` is checked first, so a wrong key touches nothing (the lock file included).
+    public static func acquire(_ directory: String, fileSystem: FileSystem = PosixFileSystem(),
+                               key: KeySource? = nil) throws(StoreError) -> StoreLockHolder {
         guard fileSystem.isDirectory(directory) else { throw .notAStore(path: directory) }
+        var options = StoreOptions()
+        options.fileSystem = fileSystem
+        options.key = key
+        _ = try StoreOpener(directory: directory, options: options).checkKey()
         let layout = StoreLayout(root: directory)
         do {
             return StoreLockHolder(directory: directory, fs: fileSystem, lock: try fileSystem.lock(layout.lock, owner: LockOwner.describe()))

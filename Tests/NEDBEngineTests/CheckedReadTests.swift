@@ -166,3 +166,76 @@ import Foundation
         #expect(!reader.verify().ok)
     }
 }
+
+/// The real file system, except that writes to files whose name ends with `failing` fail with
+/// ENOSPC while `full` is set (a disk that fills up and is freed again).
+final class FillingFileSystem: FileSystem, @unchecked Sendable {
+    let base = PosixFileSystem()
+    let failing: String
+    let full = Locked(true)
+    init(failing: String) { self.failing = failing }
+
+    final class File: WritableFile, @unchecked Sendable {
+        let inner: WritableFile
+        let fs: FillingFileSystem
+        let path: String
+        init(_ inner: WritableFile, _ fs: FillingFileSystem, _ path: String) { self.inner = inner; self.fs = fs; self.path = path }
+        func size() throws(SystemError) -> UInt64 { try inner.size() }
+        func read(at offset: UInt64, count: Int) throws(SystemError) -> [UInt8] { try inner.read(at: offset, count: count) }
+        func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int { try inner.read(at: offset, into: buffer) }
+        func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(SystemError) {
+            if fs.full.locked({ $0 }) && path.hasSuffix(fs.failing) { throw SystemError(operation: "pwrite", path: path, errno: ENOSPC) }
+            try inner.write(bytes, at: offset)
+        }
+        func sync() throws(SystemError) { try inner.sync() }
+        func truncate(to size: UInt64) throws(SystemError) { try inner.truncate(to: size) }
+        func close() { inner.close() }
+        func appendMapping(reserve: Int) -> AppendMapping? { inner.appendMapping(reserve: reserve) }
+    }
+
+    func openForReading(_ path: String) throws(SystemError) -> ReadableFile { try base.openForReading(path) }
+    func openForWriting(_ path: String, create: Bool) throws(SystemError) -> WritableFile {
+        File(try base.openForWriting(path, create: create), self, path)
+    }
+    func listDirectory(_ path: String) throws(SystemError) -> [String] { try base.listDirectory(path) }
+    func createDirectory(_ path: String) throws(SystemError) { try base.createDirectory(path) }
+    func rename(_ from: String, to: String) throws(SystemError) { try base.rename(from, to: to) }
+    func remove(_ path: String) throws(SystemError) { try base.remove(path) }
+    func syncDirectory(_ path: String) throws(SystemError) { try base.syncDirectory(path) }
+    func exists(_ path: String) -> Bool { base.exists(path) }
+    func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
+    func lock(_ path: String, owner: String) throws(SystemError) -> FileLock { try base.lock(path, owner: owner) }
+}
+
+@Suite struct FullDiskCheckpointTests {
+    @Test func aCheckpointOnAFullDiskLeavesNothingBehindAndWorksWhenSpaceIsFreed() throws {
+        let dir = temporaryDatabasePath("full-checkpoint")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fs = FillingFileSystem(failing: ".nckp.tmp")
+        var storeOptions = StoreOptions()
+        storeOptions.fileSystem = fs
+        var options = DatabaseOptions()
+        options.checkpointEvery = nil
+        let db = try Database.open(dir, options: options, storeOptions: storeOptions)
+        for i in 0..<50 { try db.put("c", "k\(i)", ["i": .number(Double(i))]) }
+        for _ in 0..<3 {
+            #expect { try db.checkpoint() } throws: { ($0 as? DatabaseError)?.id == "io_error" }
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints")) ?? []
+            #expect(left.isEmpty, "\(left)")
+        }
+        // Writes go on, and once space is freed the checkpoint is written.
+        try db.put("c", "after", ["ok": true])
+        fs.full.locked { $0 = false }
+        let info = try db.checkpoint()
+        #expect(FileManager.default.fileExists(atPath: info.path))
+        try db.close()
+        // A temporary left by a crash is removed at the next open.
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: dir + "/checkpoints/00000000000000000099.nckp.tmp"))
+        try Data([1]).write(to: URL(fileURLWithPath: dir + "/MANIFEST.tmp"))
+        let reopened = try Database.open(dir)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/checkpoints/00000000000000000099.nckp.tmp"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/MANIFEST.tmp"))
+        #expect(try reopened.get("c", "after")?["ok"] == true)
+        try reopened.close()
+    }
+}

@@ -43,7 +43,12 @@ struct Import: DatabaseCommand {
         var done = 0
         while done < operations.count {
             let slice = Array(operations[done..<min(operations.count, done + batch)])
-            let result = try db.transaction(slice, durability: durability.flatMap(Durability.init(rawValue:)))
+            let result: WriteResult
+            do { result = try db.transaction(slice, durability: durability.flatMap(Durability.init(rawValue:))) } catch {
+                // Every line was checked first: what fails now is the store (a full disk, an I/O
+                // error). Say exactly what is in it: whole batches, each atomic.
+                throw Import.failure(error, imported: done, first: first, last: last)
+            }
             if first == nil { first = result.seq + 1 - UInt64(slice.count) }
             last = result.seq
             done += slice.count
@@ -52,6 +57,15 @@ struct Import: DatabaseCommand {
         var report: [String: JSONValue] = ["imported": .number(Double(operations.count))]
         if let first, let last { report["first_seq"] = .number(Double(first)); report["last_seq"] = .number(Double(last)) }
         Output.json(.object(report), pretty: false)
+    }
+
+    /// A failed batch, saying which lines are in the store.
+    static func failure(_ error: Error, imported: Int, first: UInt64?, last: UInt64?) -> ToolFailure {
+        let base: ToolFailure
+        if let e = error as? DatabaseError { base = Session.failure(e) } else { base = ToolFailure(.environment, "\(error)") }
+        let committed = imported == 0 ? "nothing was imported"
+            : "lines 1…\(imported) were imported (seqs \(first ?? 0)…\(last ?? 0)), the rest was not"
+        return ToolFailure(base.code, "\(base.message) (\(committed))")
     }
 
     /// Every line as a put; the first bad line is a usage error naming it.
