@@ -68,6 +68,9 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
     case missingData(Location, detail: String)
     /// An operating-system error while reading or writing.
     case io(Location, errno: Int32, detail: String)
+    /// A call into a cryptographic or compression library failed (no AES-GCM on this CPU, a
+    /// compressor's internal error): nothing about the bytes.
+    case library(Location, detail: String)
 
     /// The stable identifier of this error class.
     public var id: String {
@@ -90,6 +93,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case .missingData: return "missing_data"
         case .replayMismatch: return "replay_mismatch"
         case .io: return "io_error"
+        case .library: return "library_error"
         }
     }
 
@@ -101,7 +105,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case .missingSegment, .reorderedSegment, .missingData: return .missingData
         case .checksumMismatch, .malformed, .badMagic, .truncated, .footerMismatch, .decryptionFailed: return .corruption
         case .manifestMismatch, .replayMismatch: return .derived
-        case .unsupportedVersion, .wrongKey, .io: return .environment
+        case .unsupportedVersion, .wrongKey, .io, .library: return .environment
         }
     }
 
@@ -128,7 +132,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
              let .unsupportedVersion(l, _, _, _), let .wrongKey(l, _), let .decryptionFailed(l, _),
              let .malformed(l, _), let .badMagic(l, _, _), let .truncated(l, _, _),
              let .footerMismatch(l, _), let .manifestMismatch(l, _), let .checkpointMismatch(l, _),
-             let .missingData(l, _), let .replayMismatch(l, _), let .io(l, _, _):
+             let .missingData(l, _), let .replayMismatch(l, _), let .io(l, _, _), let .library(l, _):
             return l
         }
     }
@@ -156,6 +160,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .missingData(_, d): return "missing data: \(d)"
         case let .replayMismatch(_, d): return "REPLAY mismatch: \(d)"
         case let .io(_, e, d): return "I/O error (errno \(e)): \(d)"
+        case let .library(_, d): return "library error: \(d)"
         }
     }
 
@@ -194,6 +199,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .missingData(l, d): return .missingData(f(l), detail: d)
         case let .replayMismatch(l, d): return .replayMismatch(f(l), detail: d)
         case let .io(l, e, d): return .io(f(l), errno: e, detail: d)
+        case let .library(l, d): return .library(f(l), detail: d)
         }
     }
 

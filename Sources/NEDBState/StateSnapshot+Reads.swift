@@ -14,8 +14,8 @@ extension StateSnapshot {
 
     func documentEntry(_ index: Int) throws(StateError) -> (id: [UInt8], versions: Int, firstVersion: Int) {
         let e = try entry("DOCS", index, SnapshotLayout.documentEntry)
-        let id = try blob(ByteReaderPeek64.int(e, 0), Int(ByteReaderPeek64.u32(e, 8)))
-        return (id, Int(ByteReaderPeek64.u32(e, 12)), ByteReaderPeek64.int(e, 16))
+        let id = try blob(try Entry.int(e, 0), Int(try Entry.u32(e, 8)))
+        return (id, Int(try Entry.u32(e, 12)), try Entry.int(e, 16))
     }
 
     func findDocument(collection: String, id: String) throws(StateError) -> Int? {
@@ -32,23 +32,26 @@ extension StateSnapshot {
 
     func version(_ index: Int) throws(StateError) -> Version {
         let e = try entry("VERS", index, SnapshotLayout.versionEntry)
-        let flags = ByteReaderPeek64.u32(e, 16)
-        let causeCount = Int(ByteReaderPeek64.u32(e, 20))
-        let docOffset = ByteReaderPeek64.int(e, 80), docLength = Int(ByteReaderPeek64.u32(e, 88))
-        let evidenceLength = Int(ByteReaderPeek64.u32(e, 92))
-        let causesOffset = ByteReaderPeek64.int(e, 96)
+        let flags = try Entry.u32(e, 16)
+        let causeCount = Int(try Entry.u32(e, 20))
+        let docOffset = try Entry.int(e, 80), docLength = Int(try Entry.u32(e, 88))
+        let evidenceLength = Int(try Entry.u32(e, 92))
+        let causesOffset = try Entry.int(e, 96)
         let deleted = flags & SnapshotLayout.deleted != 0
         let doc = deleted ? nil : try blob(docOffset, docLength)
         let evidence = flags & SnapshotLayout.hasEvidence != 0 ? try string(docOffset + docLength, evidenceLength) : nil
         let causesBytes = causeCount > 0 ? try blob(causesOffset, causeCount * 8) : []
-        let causes = (0..<causeCount).map { ByteReaderPeek64.u64(causesBytes, $0 * 8) }
-        return Version(seq: ByteReaderPeek64.u64(e, 0), time: Int64(bitPattern: ByteReaderPeek64.u64(e, 8)), deleted: deleted,
+        var causes: [UInt64] = []
+        causes.reserveCapacity(causeCount)
+        for i in 0..<causeCount { causes.append(try Entry.u64(causesBytes, i * 8)) }
+        guard let chain = Hash32(bytes: Array(e[48..<80])) else { throw .checkpoint(.malformed(Location(), detail: "version entry too short")) }
+        return Version(seq: try Entry.u64(e, 0), time: Int64(bitPattern: try Entry.u64(e, 8)), deleted: deleted,
                        documentBytes: doc,
-                       validFrom: flags & SnapshotLayout.hasValidFrom != 0 ? Int64(bitPattern: ByteReaderPeek64.u64(e, 24)) : nil,
-                       validTo: flags & SnapshotLayout.hasValidTo != 0 ? Int64(bitPattern: ByteReaderPeek64.u64(e, 32)) : nil,
+                       validFrom: flags & SnapshotLayout.hasValidFrom != 0 ? Int64(bitPattern: try Entry.u64(e, 24)) : nil,
+                       validTo: flags & SnapshotLayout.hasValidTo != 0 ? Int64(bitPattern: try Entry.u64(e, 32)) : nil,
                        causedBy: causes, evidence: evidence,
-                       confidence: flags & SnapshotLayout.hasConfidence != 0 ? Double(bitPattern: ByteReaderPeek64.u64(e, 40)) : nil,
-                       chain: Hash32(bytes: Array(e[48..<80]))!)
+                       confidence: flags & SnapshotLayout.hasConfidence != 0 ? Double(bitPattern: try Entry.u64(e, 40)) : nil,
+                       chain: chain)
     }
 
     /// Every version of a document in the checkpoint, oldest first.
@@ -77,12 +80,12 @@ extension StateSnapshot {
         var lo = 0, hi = n
         while lo < hi {
             let mid = (lo + hi) / 2
-            if ByteReaderPeek64.u64(try entry("SEQS", mid, SnapshotLayout.seqEntry), 0) < seq { lo = mid + 1 } else { hi = mid }
+            if try Entry.u64(try entry("SEQS", mid, SnapshotLayout.seqEntry), 0) < seq { lo = mid + 1 } else { hi = mid }
         }
         guard lo < n else { return nil }
         let e = try entry("SEQS", lo, SnapshotLayout.seqEntry)
-        guard ByteReaderPeek64.u64(e, 0) == seq else { return nil }
-        let doc = Int(ByteReaderPeek64.u32(e, 8)), col = Int(ByteReaderPeek64.u32(e, 12))
+        guard try Entry.u64(e, 0) == seq else { return nil }
+        let doc = Int(try Entry.u32(e, 8)), col = Int(try Entry.u32(e, 12))
         guard col < collections.count else { throw .checkpoint(.malformed(Location(), detail: "bad collection index")) }
         return (collections[col].name, String(decoding: try documentEntry(doc).id, as: UTF8.self))
     }
@@ -91,13 +94,13 @@ extension StateSnapshot {
 
     func edge(_ index: Int) throws(StateError) -> (key: EdgeKey, intervals: Int, first: Int) {
         let e = try entry("EDGE", index, SnapshotLayout.edgeEntry)
-        let off = ByteReaderPeek64.int(e, 0)
-        let fl = Int(ByteReaderPeek64.u32(e, 8)), rl = Int(ByteReaderPeek64.u32(e, 12)), tl = Int(ByteReaderPeek64.u32(e, 16))
+        let off = try Entry.int(e, 0)
+        let fl = Int(try Entry.u32(e, 8)), rl = Int(try Entry.u32(e, 12)), tl = Int(try Entry.u32(e, 16))
         let all = try blob(off, fl + rl + tl)
         let key = EdgeKey(from: String(decoding: all[0..<fl], as: UTF8.self),
                           relation: String(decoding: all[fl..<(fl + rl)], as: UTF8.self),
                           to: String(decoding: all[(fl + rl)...], as: UTF8.self))
-        return (key, Int(ByteReaderPeek64.u32(e, 20)), ByteReaderPeek64.int(e, 24))
+        return (key, Int(try Entry.u32(e, 20)), try Entry.int(e, 24))
     }
 
     func edgeIntervals(_ index: Int) throws(StateError) -> [EdgeInterval] {
@@ -105,8 +108,8 @@ extension StateSnapshot {
         var out: [EdgeInterval] = []
         for i in 0..<e.intervals {
             let b = try entry("EINT", e.first + i, SnapshotLayout.intervalEntry)
-            let removed = ByteReaderPeek64.u64(b, 8)
-            out.append(EdgeInterval(added: ByteReaderPeek64.u64(b, 0), removed: removed == SnapshotLayout.open ? nil : removed))
+            let removed = try Entry.u64(b, 8)
+            out.append(EdgeInterval(added: try Entry.u64(b, 0), removed: removed == SnapshotLayout.open ? nil : removed))
         }
         return out
     }
@@ -144,7 +147,7 @@ extension StateSnapshot {
     public func edges(to node: String) throws(StateError) -> [EdgeKey] {
         let n = count("EREV", 8)
         func keyAt(_ i: Int) throws(StateError) -> EdgeKey {
-            try edge(ByteReaderPeek64.int(try entry("EREV", i, 8), 0)).key
+            try edge(try Entry.int(try entry("EREV", i, 8), 0)).key
         }
         var lo = 0, hi = n
         while lo < hi {
@@ -172,13 +175,13 @@ extension StateSnapshot {
         var lo = 0, hi = n
         while lo < hi {
             let mid = (lo + hi) / 2
-            if ByteReaderPeek64.u64(try entry("CAUS", mid, SnapshotLayout.pairEntry), 0) < seq { lo = mid + 1 } else { hi = mid }
+            if try Entry.u64(try entry("CAUS", mid, SnapshotLayout.pairEntry), 0) < seq { lo = mid + 1 } else { hi = mid }
         }
         var out: [UInt64] = []
         while lo < n {
             let e = try entry("CAUS", lo, SnapshotLayout.pairEntry)
-            guard ByteReaderPeek64.u64(e, 0) == seq else { break }
-            out.append(ByteReaderPeek64.u64(e, 8))
+            guard try Entry.u64(e, 0) == seq else { break }
+            out.append(try Entry.u64(e, 8))
             lo += 1
         }
         return out
@@ -186,7 +189,9 @@ extension StateSnapshot {
 
     func allEffects() throws(StateError) -> [(UInt64, UInt64)] {
         let bytes = try readSection("CAUS")
-        return stride(from: 0, to: bytes.count, by: 16).map { (ByteReaderPeek64.u64(bytes, $0), ByteReaderPeek64.u64(bytes, $0 + 8)) }
+        var out: [(UInt64, UInt64)] = []
+        for o in stride(from: 0, to: bytes.count - 15, by: 16) { out.append((try Entry.u64(bytes, o), try Entry.u64(bytes, o + 8))) }
+        return out
     }
 
     // MARK: Indexes
@@ -203,14 +208,14 @@ extension StateSnapshot {
 
     func posting(_ index: Int) throws(StateError) -> (key: [UInt8], id: String, seq: UInt64) {
         let e = try entry("POST", index, SnapshotLayout.postingEntry)
-        let kl = Int(ByteReaderPeek64.u32(e, 8)), il = Int(ByteReaderPeek64.u32(e, 12))
-        let all = try blob(ByteReaderPeek64.int(e, 0), kl + il)
-        return (Array(all[0..<kl]), String(decoding: all[kl...], as: UTF8.self), ByteReaderPeek64.u64(e, 16))
+        let kl = Int(try Entry.u32(e, 8)), il = Int(try Entry.u32(e, 12))
+        let all = try blob(try Entry.int(e, 0), kl + il)
+        return (Array(all[0..<kl]), String(decoding: all[kl...], as: UTF8.self), try Entry.u64(e, 16))
     }
 
     func postingKey(_ index: Int) throws(StateError) -> [UInt8] {
         let e = try entry("POST", index, SnapshotLayout.postingEntry)
-        return try blob(ByteReaderPeek64.int(e, 0), Int(ByteReaderPeek64.u32(e, 8)))
+        return try blob(try Entry.int(e, 0), Int(try Entry.u32(e, 8)))
     }
 
     /// Postings with lower ≤ key ≤ upper in one index (bounds optional).
@@ -259,7 +264,7 @@ extension StateSnapshot {
         let bytes = try readSection(id)
         var out: [(String, UInt64)] = []
         for o in stride(from: 0, to: bytes.count, by: SnapshotLayout.mapEntry) {
-            out.append((try string(ByteReaderPeek64.int(bytes, o), Int(ByteReaderPeek64.u32(bytes, o + 8))), ByteReaderPeek64.u64(bytes, o + 16)))
+            out.append((try string(try Entry.int(bytes, o), Int(try Entry.u32(bytes, o + 8))), try Entry.u64(bytes, o + 16)))
         }
         return out
     }
@@ -275,11 +280,11 @@ extension StateSnapshot {
         let target = Array(key.utf8)
         func keyAt(_ i: Int) throws(StateError) -> [UInt8] {
             let e = try entry("IDEM", i, SnapshotLayout.mapEntry)
-            return try blob(ByteReaderPeek64.int(e, 0), Int(ByteReaderPeek64.u32(e, 8)))
+            return try blob(try Entry.int(e, 0), Int(try Entry.u32(e, 8)))
         }
         let i = try lowerBound(n, target, keyAt)
         guard i < n, try keyAt(i) == target else { return nil }
-        return ByteReaderPeek64.u64(try entry("IDEM", i, SnapshotLayout.mapEntry), 16)
+        return try Entry.u64(try entry("IDEM", i, SnapshotLayout.mapEntry), 16)
     }
 
     func allIdempotency() throws(StateError) -> [(String, UInt64)] { try mapEntries("IDEM") }

@@ -74,29 +74,29 @@ public final class StateSnapshot: @unchecked Sendable {
         }
         // Small tables are read at once: metadata, collections, index definitions.
         let meta = try readSection("META")
-        let metaSeq = ByteReaderPeek64.u64(meta, 0)
+        let metaSeq = try Entry.u64(meta, 0)
         let cols = try readSection("COLS")
         var colList: [(String, Int, Int)] = []
         for i in 0..<(cols.count / SnapshotLayout.collectionEntry) {
             let o = i * SnapshotLayout.collectionEntry
-            let name = try string(ByteReaderPeek64.int(cols, o), Int(ByteReaderPeek64.u32(cols, o + 8)))
-            colList.append((name, Int(ByteReaderPeek64.u32(cols, o + 12)), ByteReaderPeek64.int(cols, o + 16)))
+            let name = try string(try Entry.int(cols, o), Int(try Entry.u32(cols, o + 8)))
+            colList.append((name, Int(try Entry.u32(cols, o + 12)), try Entry.int(cols, o + 16)))
         }
         let idxd = try readSection("IDXD")
         var defs: [(IndexDefinition, Int, Int)] = []
         for i in 0..<(idxd.count / SnapshotLayout.indexEntry) {
             let o = i * SnapshotLayout.indexEntry
-            let off = ByteReaderPeek64.int(idxd, o), cl = Int(ByteReaderPeek64.u32(idxd, o + 8)), fl = Int(ByteReaderPeek64.u32(idxd, o + 12))
+            let off = try Entry.int(idxd, o), cl = Int(try Entry.u32(idxd, o + 8)), fl = Int(try Entry.u32(idxd, o + 12))
             let both = try blob(off, cl + fl)
             guard let kind = IndexKind(rawValue: idxd[o + 16]) else {
                 throw .checkpoint(.malformed(Location(), detail: "unknown index kind in checkpoint"))
             }
-            let dropped = ByteReaderPeek64.u64(idxd, o + 32)
+            let dropped = try Entry.u64(idxd, o + 32)
             let def = IndexDefinition(collection: String(decoding: both[0..<cl], as: UTF8.self),
                                       field: String(decoding: both[cl...], as: UTF8.self), kind: kind,
-                                      definedSeq: ByteReaderPeek64.u64(idxd, o + 24),
+                                      definedSeq: try Entry.u64(idxd, o + 24),
                                       droppedSeq: dropped == SnapshotLayout.open ? nil : dropped)
-            defs.append((def, ByteReaderPeek64.int(idxd, o + 40), ByteReaderPeek64.int(idxd, o + 48)))
+            defs.append((def, try Entry.int(idxd, o + 40), try Entry.int(idxd, o + 48)))
         }
         seq = metaSeq
         collections = colList
@@ -155,19 +155,20 @@ public final class StateSnapshot: @unchecked Sendable {
     }
 }
 
-/// Little-endian reads from an array at known-good offsets (bounds are checked by callers).
-enum ByteReaderPeek64 {
-    static func u64(_ b: [UInt8], _ o: Int) -> UInt64 {
-        guard o >= 0, o + 8 <= b.count else { return 0 }
-        var v: UInt64 = 0
-        for i in 0..<8 { v |= UInt64(b[o + i]) << (8 * i) }
+/// Fixed-offset reads inside checkpoint entries (`littleEndianU32/U64`): a short entry is damage
+/// of the checkpoint, never a made-up 0.
+enum Entry {
+    static func u64(_ b: [UInt8], _ o: Int) throws(StateError) -> UInt64 {
+        guard let v = b.littleEndianU64(at: o) else { throw .checkpoint(.malformed(Location(), detail: "checkpoint entry too short")) }
         return v
     }
+
+    static func u32(_ b: [UInt8], _ o: Int) throws(StateError) -> UInt32 {
+        guard let v = b.littleEndianU32(at: o) else { throw .checkpoint(.malformed(Location(), detail: "checkpoint entry too short")) }
+        return v
+    }
+
     /// A u64 offset or count as an Int, clamped to 2^48: anything that large lies outside every
     /// payload (bounds checks reject it), and sums of two such values cannot overflow.
-    static func int(_ b: [UInt8], _ o: Int) -> Int { Int(min(u64(b, o), 1 << 48)) }
-    static func u32(_ b: [UInt8], _ o: Int) -> UInt32 {
-        guard o >= 0, o + 4 <= b.count else { return 0 }
-        return UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24
-    }
+    static func int(_ b: [UInt8], _ o: Int) throws(StateError) -> Int { Int(min(try u64(b, o), 1 << 48)) }
 }

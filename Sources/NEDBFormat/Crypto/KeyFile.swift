@@ -66,7 +66,7 @@ public struct KeyFile: Sendable, Equatable {
         guard Array(bytes[0..<8]) == Magic.keys else {
             throw .badMagic(at, expected: Magic.describe(Magic.keys), found: Magic.describe(Array(bytes[0..<8])))
         }
-        let stored = ByteReaderPeek.u32(bytes, bytes.count - 4)
+        let stored = try Peek.u32(bytes, bytes.count - 4)
         let computed = CRC32C.checksum(Array(bytes[0..<(bytes.count - 4)]))
         guard stored == computed else {
             throw .checksumMismatch(Location(file: file, offset: UInt64(bytes.count - 4)), what: "key file", expected: computed, found: stored)
@@ -80,7 +80,7 @@ public struct KeyFile: Sendable, Equatable {
                 throw FormatError.malformed(Location(file: file, offset: 12), detail: "unknown master key source \(sourceRaw)")
             }
             try r.skip(3)
-            let storeId = StoreID(bytes: try r.bytes(16))!
+            guard let storeId = StoreID(bytes: try r.bytes(16)) else { throw FormatError.malformed(at, detail: "key file store id") }
             let salt = try r.bytes(16)
             let ops = try r.u64(), mem = try r.u64()
             let check = try r.hash()
@@ -122,7 +122,7 @@ public struct KeyFile: Sendable, Equatable {
                                           aad: KeyDerivation.dekAAD(storeId: storeId, keyId: k.keyId, fromSeq: k.fromSeq))
                 deks[k.keyId] = DataKey(keyId: k.keyId, fromSeq: k.fromSeq, key: dek)
             } catch .aesGCMUnavailable {
-                throw .io(Location(file: file), errno: 0, detail: PrimitiveError.aesGCMUnavailable.description)
+                throw .library(Location(file: file), detail: PrimitiveError.aesGCMUnavailable.description)
             } catch {
                 throw .decryptionFailed(Location(file: file, offset: 100), detail: "data key \(k.keyId) does not unwrap: \(error)")
             }
@@ -149,7 +149,7 @@ public struct KeyFile: Sendable, Equatable {
                                           aad: KeyDerivation.dekAAD(storeId: storeId, keyId: keyId, fromSeq: fromSeq))
             keys.append(WrappedKey(keyId: keyId, fromSeq: fromSeq, nonce: nonce, wrapped: wrapped))
         } catch {
-            throw .io(Location(), errno: 0, detail: "cannot wrap a data key: \(error)")
+            throw .library(Location(), detail: "cannot wrap a data key: \(error)")
         }
     }
 

@@ -13,7 +13,7 @@ public enum RecordSealer {
         let aad = KeyDerivation.recordAAD(storeId: storeId, type: record.type, seq: record.seq, time: record.time, keyId: key.keyId)
         let ciphertext: [UInt8]
         do { ciphertext = try AESGCM.seal(inner.bytes, key: recordKey, nonce: nonce, aad: aad) } catch {
-            throw .io(Location(seq: record.seq), errno: 0, detail: "cannot encrypt: \(error)")
+            throw .library(Location(seq: record.seq), detail: "cannot encrypt: \(error)")
         }
         var out = Record(type: record.type, seq: record.seq, time: record.time)
         out.transaction = record.transaction

@@ -79,7 +79,7 @@ public struct CheckpointHeader: Sendable, Equatable {
         guard Array(bytes[0..<8]) == Magic.checkpoint else {
             throw .badMagic(at, expected: Magic.describe(Magic.checkpoint), found: Magic.describe(Array(bytes[0..<8])))
         }
-        let stored = ByteReaderPeek.u32(bytes, 156)
+        let stored = try Peek.u32(bytes, 156)
         let computed = CRC32C.checksum(Array(bytes[0..<156]))
         guard stored == computed else {
             throw .checksumMismatch(Location(file: file, offset: 156), what: "checkpoint header", expected: computed, found: stored)
@@ -99,8 +99,9 @@ public struct CheckpointHeader: Sendable, Equatable {
             guard flags & ~0x03 == 0 else {
                 throw FormatError.malformed(Location(file: file, offset: 15), detail: "unknown checkpoint flags")
             }
+            guard let storeId = StoreID(bytes: try r.bytes(16)) else { throw FormatError.malformed(at, detail: "checkpoint store id") }
             return CheckpointHeader(hashAlgorithm: alg, encrypted: flags & 1 != 0, compressed: flags & 2 != 0,
-                                    storeId: StoreID(bytes: try r.bytes(16))!, seq: try r.u64(), chainHead: try r.hash(),
+                                    storeId: storeId, seq: try r.u64(), chainHead: try r.hash(),
                                     root: try r.hash(), created: try r.i64(), payloadLength: try r.u64(), rawLength: try r.u64(),
                                     stateVersion: try r.u32(), keyId: try r.u32(), nonce: try r.bytes(12))
         } catch let e as FormatError {
@@ -138,7 +139,7 @@ public enum CheckpointContainer {
         var payload = state
         if compress {
             do { payload = try Zstd.compress(state) } catch {
-                throw .io(Location(), errno: 0, detail: "checkpoint compression failed: \(error)")
+                throw .library(Location(), detail: "checkpoint compression failed: \(error)")
             }
         }
         var header = CheckpointHeader(hashAlgorithm: hashAlgorithm, encrypted: key != nil, compressed: compress,
@@ -150,7 +151,7 @@ public enum CheckpointContainer {
             let aad = header.encode()
             let k = KeyDerivation.checkpointKey(dek: key.key, storeId: storeId, seq: seq)
             do { payload = try AESGCM.seal(payload, key: k, nonce: header.nonce, aad: aad) } catch {
-                throw .io(Location(), errno: 0, detail: "checkpoint encryption failed: \(error)")
+                throw .library(Location(), detail: "checkpoint encryption failed: \(error)")
             }
         } else {
             header.payloadLength = UInt64(payload.count)
@@ -273,7 +274,9 @@ public final class CheckpointFile: @unchecked Sendable {
         let pageTableStart = CheckpointHeader.length + Int(header.payloadLength)
         let table = bytes.slice(pageTableStart + Int(pages) * 32, Int(groups) * 32)
         let groupHashes = table.withUnsafeBytes { raw in (0..<Int(groups)).map { Hash32(loadingFrom: raw.baseAddress! + $0 * 32) } }
-        let stored = Hash32(bytes: bytes.slice(bytes.count - 32, 32))!
+        guard let stored = Hash32(bytes: bytes.slice(bytes.count - 32, 32)) else {
+            throw .truncated(Location(file: file, offset: 0), needed: CheckpointHeader.length + 32, available: bytes.count)
+        }
         let computed = CheckpointContainer.checkpointHash(header: head, groups: groupHashes, algorithm: header.hashAlgorithm)
         guard stored == computed else {
             throw .checkpointMismatch(Location(file: file, offset: UInt64(bytes.count - 32)),

@@ -77,7 +77,7 @@ public struct Manifest: Sendable, Equatable {
         guard Array(bytes[0..<8]) == Magic.manifest else {
             throw .badMagic(at, expected: Magic.describe(Magic.manifest), found: Magic.describe(Array(bytes[0..<8])))
         }
-        let stored = ByteReaderPeek.u32(bytes, bytes.count - 4)
+        let stored = try Peek.u32(bytes, bytes.count - 4)
         let computed = CRC32C.checksum(Array(bytes[0..<(bytes.count - 4)]))
         guard stored == computed else {
             throw .checksumMismatch(Location(file: file, offset: UInt64(bytes.count - 4)), what: "manifest", expected: computed, found: stored)
@@ -92,7 +92,7 @@ public struct Manifest: Sendable, Equatable {
             }
             let flags = try r.u8()
             try r.skip(2)
-            let storeId = StoreID(bytes: try r.bytes(16))!
+            guard let storeId = StoreID(bytes: try r.bytes(16)) else { throw FormatError.malformed(at, detail: "manifest store id") }
             let generation = try r.u64(), written = try r.i64()
             let count = Int(try r.u32())
             try r.skip(4)

@@ -48,7 +48,7 @@ public struct ReplayFileHeader: Sendable, Equatable {
         guard Array(bytes[0..<8]) == magic else {
             throw .badMagic(at, expected: Magic.describe(magic), found: Magic.describe(Array(bytes[0..<8])))
         }
-        let stored = ByteReaderPeek.u32(bytes, bytes.count - 4)
+        let stored = try Peek.u32(bytes, bytes.count - 4)
         let computed = CRC32C.checksum(Array(bytes[0..<(bytes.count - 4)]))
         guard stored == computed else {
             throw .checksumMismatch(Location(file: file, offset: UInt64(bytes.count - 4)), what: "REPLAY", expected: computed, found: stored)

@@ -36,7 +36,7 @@ public struct NoteSigner: Sendable {
 
     public static func generate(name: String) throws(FormatError) -> NoteSigner {
         do { return try NoteSigner(name: name, key: try Ed25519.SigningKey.generate()) } catch let e as FormatError { throw e } catch {
-            throw .io(Location(), errno: 0, detail: "key generation failed: \(error)")
+            throw .library(Location(), detail: "key generation failed: \(error)")
         }
     }
 

@@ -37,12 +37,12 @@ public enum CompressedBlock {
     /// Parses the 16-byte block header; checks only the lengths.
     public static func parseHeader(_ bytes: [UInt8], location: Location) throws(FormatError) -> Header {
         guard bytes.count >= headerLength else { throw .truncated(location, needed: headerLength, available: bytes.count) }
-        let c = Int(ByteReaderPeek.u32(bytes, 0)), u = Int(ByteReaderPeek.u32(bytes, 4))
+        let c = Int(try Peek.u32(bytes, 0)), u = Int(try Peek.u32(bytes, 4))
         guard u <= maxUncompressed, u >= Frame.minimumLength + Frame.overhead else {
             throw .malformed(location, detail: "compressed block claims \(u) uncompressed bytes")
         }
-        return Header(compressedLength: c, uncompressedLength: u, recordCount: Int(ByteReaderPeek.u32(bytes, 8)),
-                      crc: ByteReaderPeek.u32(bytes, 12))
+        return Header(compressedLength: c, uncompressedLength: u, recordCount: Int(try Peek.u32(bytes, 8)),
+                      crc: try Peek.u32(bytes, 12))
     }
 
     /// Checks the CRC and decompresses; `block` holds the header and the compressed bytes.

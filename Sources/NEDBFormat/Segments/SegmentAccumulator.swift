@@ -87,7 +87,7 @@ public enum SegmentCompressor {
             let slice = Array(frames[Int(startLogical - headerLength)..<Int(endLogical - headerLength)])
             let block: [UInt8]
             do { block = try CompressedBlock.encode(frames: slice, recordCount: endIndex - index) } catch {
-                throw .io(Location(), errno: 0, detail: "compression failed: \(error)")
+                throw .library(Location(), detail: "compression failed: \(error)")
             }
             blocks.append(BlockEntry(fileOffset: UInt64(out.count), logicalOffset: startLogical,
                                      firstRecord: UInt32(index), recordCount: UInt32(endIndex - index)))

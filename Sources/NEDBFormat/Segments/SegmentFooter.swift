@@ -183,16 +183,16 @@ public struct FooterIndex: Sendable, Equatable {
         let trailer = try reader(trailerOffset, SegmentFooter.trailerLength)
         guard trailer.count == SegmentFooter.trailerLength, Array(trailer[32..<40]) == Magic.footerEnd else { return nil }
         let at = Location(file: file, offset: trailerOffset)
-        let storedCRC = ByteReaderPeek.u32(trailer, 28)
+        let storedCRC = try Peek.u32(trailer, 28)
         let computedCRC = CRC32C.checksum(Array(trailer[0..<28]))
         guard storedCRC == computedCRC else {
             throw .checksumMismatch(at, what: "footer trailer", expected: computedCRC, found: storedCRC)
         }
-        let dataEnd = ByteReaderPeek.u64(trailer, 0)
-        let tocOffset = ByteReaderPeek.u64(trailer, 8)
-        let tocLength = UInt64(ByteReaderPeek.u32(trailer, 16))
-        let tocCRC = ByteReaderPeek.u32(trailer, 20)
-        let version = UInt16(truncatingIfNeeded: ByteReaderPeek.u32(trailer, 24))
+        let dataEnd = try Peek.u64(trailer, 0)
+        let tocOffset = try Peek.u64(trailer, 8)
+        let tocLength = UInt64(try Peek.u32(trailer, 16))
+        let tocCRC = try Peek.u32(trailer, 20)
+        let version = UInt16(truncatingIfNeeded: try Peek.u32(trailer, 24))
         guard version <= SegmentFooter.footerVersion else {
             throw .unsupportedVersion(at, what: "footer", found: version, supported: SegmentFooter.footerVersion)
         }
@@ -205,7 +205,7 @@ public struct FooterIndex: Sendable, Equatable {
         guard computedTOC == tocCRC else {
             throw .checksumMismatch(Location(file: file, offset: tocOffset), what: "footer TOC", expected: computedTOC, found: tocCRC)
         }
-        let count = Int(ByteReaderPeek.u32(toc, 0))
+        let count = Int(try Peek.u32(toc, 0))
         guard toc.count == 4 + count * FooterChunk.encodedLength else {
             throw .malformed(Location(file: file, offset: tocOffset), detail: "TOC length \(toc.count) does not fit \(count) entries")
         }
@@ -215,9 +215,9 @@ public struct FooterIndex: Sendable, Equatable {
             let o = 4 + i * FooterChunk.encodedLength
             let idBytes = Array(toc[o..<(o + 4)])
             let id = String(decoding: idBytes, as: UTF8.self)
-            let flags = ByteReaderPeek.u32(toc, o + 4)
-            let chunk = FooterChunk(id: id, required: flags & 1 != 0, offset: ByteReaderPeek.u64(toc, o + 8),
-                                    length: ByteReaderPeek.u64(toc, o + 16), crc: ByteReaderPeek.u32(toc, o + 24))
+            let flags = try Peek.u32(toc, o + 4)
+            let chunk = FooterChunk(id: id, required: flags & 1 != 0, offset: try Peek.u64(toc, o + 8),
+                                    length: try Peek.u64(toc, o + 16), crc: try Peek.u32(toc, o + 24))
             guard chunk.offset >= dataEnd, chunk.length <= tocOffset, chunk.offset <= tocOffset - chunk.length else {
                 throw .malformed(Location(file: file, offset: tocOffset + UInt64(o)), detail: "footer chunk \(id) lies outside the footer")
             }
@@ -264,7 +264,10 @@ public struct FooterIndex: Sendable, Equatable {
         guard UInt64(bytes.count) == meta.recordCount * 8 else {
             throw .malformed(Location(file: file, offset: c.offset), detail: "RIDX holds \(bytes.count / 8) offsets for \(meta.recordCount) records")
         }
-        return stride(from: 0, to: bytes.count, by: 8).map { ByteReaderPeek.u64(bytes, $0) }
+        var offsets: [UInt64] = []
+        offsets.reserveCapacity(bytes.count / 8)
+        for o in stride(from: 0, to: bytes.count, by: 8) { offsets.append(try Peek.u64(bytes, o, file: file)) }
+        return offsets
     }
 
     /// Byte offset within the MRKL chunk of node (level, index), or nil if not stored.
@@ -321,9 +324,11 @@ public struct FooterIndex: Sendable, Equatable {
         guard bytes.count % BlockEntry.encodedLength == 0 else {
             throw .malformed(Location(file: file, offset: c.offset), detail: "BLKS chunk length is not a multiple of \(BlockEntry.encodedLength)")
         }
-        return stride(from: 0, to: bytes.count, by: BlockEntry.encodedLength).map {
-            BlockEntry(fileOffset: ByteReaderPeek.u64(bytes, $0), logicalOffset: ByteReaderPeek.u64(bytes, $0 + 8),
-                       firstRecord: ByteReaderPeek.u32(bytes, $0 + 16), recordCount: ByteReaderPeek.u32(bytes, $0 + 20))
+        var entries: [BlockEntry] = []
+        for o in stride(from: 0, to: bytes.count, by: BlockEntry.encodedLength) {
+            entries.append(BlockEntry(fileOffset: try Peek.u64(bytes, o, file: file), logicalOffset: try Peek.u64(bytes, o + 8, file: file),
+                                      firstRecord: try Peek.u32(bytes, o + 16, file: file), recordCount: try Peek.u32(bytes, o + 20, file: file)))
         }
+        return entries
     }
 }

@@ -81,7 +81,7 @@ public struct SegmentHeader: Sendable, Equatable {
                 throw FormatError.truncated(at, needed: Int(headerLength), available: bytes.count)
             }
             let crcOffset = Int(headerLength) - 4
-            let stored = ByteReaderPeek.u32(bytes, crcOffset)
+            let stored = try Peek.u32(bytes, crcOffset)
             let computed = CRC32C.checksum(Array(bytes[0..<crcOffset]))
             guard stored == computed else {
                 throw FormatError.checksumMismatch(Location(file: file, offset: UInt64(crcOffset)), what: "segment header",
@@ -95,7 +95,7 @@ public struct SegmentHeader: Sendable, Equatable {
             guard flags & ~0x03 == 0 else {
                 throw FormatError.malformed(Location(file: file, offset: 15), detail: "unknown segment flags 0x\(String(flags, radix: 16))")
             }
-            let storeId = StoreID(bytes: try r.bytes(16))!
+            guard let storeId = StoreID(bytes: try r.bytes(16)) else { throw FormatError.malformed(at, detail: "segment header store id") }
             var header = SegmentHeader(hashAlgorithm: alg, encrypted: flags & 1 != 0, compressed: flags & 2 != 0,
                                        storeId: storeId, segmentNumber: try r.u64(), firstSeq: try r.u64(),
                                        previousChain: try r.hash(), created: try r.i64())
@@ -110,21 +110,6 @@ public struct SegmentHeader: Sendable, Equatable {
         } catch {
             throw FormatError.malformed(at, detail: "segment header: \(error)")
         }
-    }
-}
-
-/// Bounds-checked peeks at fixed offsets (callers check `bytes.count` first).
-enum ByteReaderPeek {
-    static func u32(_ b: [UInt8], _ o: Int) -> UInt32 {
-        guard o >= 0, o + 4 <= b.count else { return 0 }
-        return UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24
-    }
-
-    static func u64(_ b: [UInt8], _ o: Int) -> UInt64 {
-        guard o >= 0, o + 8 <= b.count else { return 0 }
-        var v: UInt64 = 0
-        for i in 0..<8 { v |= UInt64(b[o + i]) << (8 * i) }
-        return v
     }
 }
 

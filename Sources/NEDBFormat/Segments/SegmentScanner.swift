@@ -212,10 +212,10 @@ public struct SegmentScanner {
         try ensure(offset, Frame.headerLength + 9)
         let p = Int(offset - bufferStart)
         guard buffer.count - p >= Frame.headerLength + 9 else { return nil }
-        let length = UInt64(ByteReaderPeek.u32(buffer, p))
+        let length = UInt64(try Peek.u32(buffer, p))
         guard length >= UInt64(Frame.minimumLength), length <= UInt64(RecordCodec.maxRecordLength),
               offset + length + UInt64(Frame.overhead) <= end else { return nil }
-        let seq = ByteReaderPeek.u64(buffer, p + 9)
+        let seq = try Peek.u64(buffer, p + 9)
         // A frame after damage must continue the log: its seq is at least the expected one and
         // at most one more per smallest possible frame in between.
         let slack = (offset - UInt64(segment.header.headerLength)) / UInt64(Frame.minimumLength + Frame.overhead) + 1

@@ -80,7 +80,7 @@ extension Prove {
             let signer = try Prove.loadSigner(signKey)
             let store = try Prove.openStore(directory, keys: keys)
             let (state, _) = try StateLoader.load(store: store)
-            let colon = doc.firstIndex(of: ":")!
+            guard let colon = doc.firstIndex(of: ":") else { throw ValidationError("--doc must be COLLECTION:ID") }
             let proof: ProofFile
             do {
                 proof = try ProofBuilder.recordProof(store: store, state: state, collection: String(doc[..<colon]),
