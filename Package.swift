@@ -57,6 +57,9 @@ let package = Package(
         .executableTarget(name: "nedb-repair", dependencies: ["NEDBCLI", "NEDBMaintenance"], path: "Sources/Tools/nedb-repair"),
         .executableTarget(name: "nedb-compact", dependencies: ["NEDBCLI", "NEDBMaintenance"], path: "Sources/Tools/nedb-compact"),
         .executableTarget(name: "nedb-crash-writer", dependencies: ["NEDBStore"], path: "tools/crash-writer"),
+        // libFuzzer harnesses for every parser of untrusted bytes (tools/fuzz.sh); a replayer
+        // in ordinary builds.
+        .executableTarget(name: "nedb-fuzz", dependencies: ["NEDBQuery"], path: "tools/fuzz"),
         .executableTarget(name: "nedb-bench", dependencies: ["NEDB", "NEDBFixtureKit", "CSQLite"],
                           path: "Benchmarks/nedb-bench"),
 

@@ -15,7 +15,14 @@ extension StateSnapshot {
     func documentEntry(_ index: Int) throws(StateError) -> (id: [UInt8], versions: Int, firstVersion: Int) {
         let e = try entry("DOCS", index, SnapshotLayout.documentEntry)
         let id = try blob(try Entry.int(e, 0), Int(try Entry.u32(e, 8)))
-        return (id, Int(try Entry.u32(e, 12)), try Entry.int(e, 16))
+        let versions = Int(try Entry.u32(e, 12)), first = try Entry.int(e, 16)
+        // The versions must lie in the version table (a forged count would make reads allocate
+        // for billions of versions).
+        let table = count("VERS", SnapshotLayout.versionEntry)
+        guard first <= table, versions <= table - first else {
+            throw .checkpoint(.malformed(Location(), detail: "document \(index) names versions \(first)…+\(versions) of a table of \(table)"))
+        }
+        return (id, versions, first)
     }
 
     func findDocument(collection: String, id: String) throws(StateError) -> Int? {

@@ -98,6 +98,15 @@ public final class StateSnapshot: @unchecked Sendable {
                                       droppedSeq: dropped == SnapshotLayout.open ? nil : dropped)
             defs.append((def, try Entry.int(idxd, o + 40), try Entry.int(idxd, o + 48)))
         }
+        // Ranges into the document and posting tables must lie inside them.
+        let docs = bytes.count > 0 ? (sections["DOCS"]?.length ?? 0) / SnapshotLayout.documentEntry : 0
+        let posts = (sections["POST"]?.length ?? 0) / SnapshotLayout.postingEntry
+        for c in colList where c.1 < 0 || c.2 < 0 || c.2 > docs || c.1 > docs - c.2 {
+            throw .checkpoint(.malformed(Location(), detail: "collection \(c.0) names documents \(c.2)…+\(c.1) of a table of \(docs)"))
+        }
+        for d in defs where d.1 < 0 || d.2 < 0 || d.1 > posts || d.2 > posts - d.1 {
+            throw .checkpoint(.malformed(Location(), detail: "index \(d.0.collection).\(d.0.field) names postings \(d.1)…+\(d.2) of a table of \(posts)"))
+        }
         seq = metaSeq
         collections = colList
         definitions = defs

@@ -51,3 +51,26 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
     }
 }
+
+/// Integer literals a double cannot hold exactly are refused, naming the field; those it holds
+/// exactly (the canonical RFC 8785 form of large doubles among them) are kept.
+@Suite struct ExactIntegerTests {
+    @Test(arguments: [
+        ("9007199254740992", true), ("9007199254740993", false), ("-9007199254740993", false),
+        ("18014398509481984", true), ("18014398509481985", false), ("100000000000000000000", true),
+        ("123456789012345678901234", false), ("1e20", true), ("9007199254740993.0", true),
+        ("501184467440737100000", true), ("501184467440737095516160", false),
+    ])
+    func integersBeyondTwoToThe53(text: String, accepted: Bool) throws {
+        let json = "{\"a\": {\"b\": [0, " + text + "]}}"
+        switch Result(catching: { () throws(JSONParseError) -> JSONValue in try JSONParser.parse(json) }) {
+        case let .success(v):
+            #expect(accepted, "\(text) was accepted")
+            // What is kept survives canonicalisation exactly.
+            #expect(try JSONParser.parse(JCS.serialize(v)) == v)
+        case let .failure(error):
+            #expect(!accepted, "\(text): \(error)")
+            #expect(error.message.contains("field \"a.b[1]\"") && error.message.contains("2^53") && error.message.contains("stored as"), "\(error)")
+        }
+    }
+}

@@ -125,6 +125,19 @@ func makeStore(_ dir: String, records: Int = 300, segmentSize: UInt64 = 8 * 1024
         }
     }
 
+    /// Every input a fuzzer ever found a bug with (tools/fuzz/regressions/TARGET/) runs through
+    /// its harness again, in an ordinary build: each must come back normally.
+    @Test func fuzzRegressionsStayFixed() throws {
+        let dir = Tools.root.appendingPathComponent("tools/fuzz/regressions").path
+        let targets = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        #expect(!targets.isEmpty)
+        for target in targets {
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/" + target).sorted().map { dir + "/" + target + "/" + $0 }
+            let r = try Tools.run("nedb-fuzz", [target] + files)
+            #expect(r.code == 0 && r.out.contains("replayed \(files.count) inputs"), "\(target): \(r.out) \(r.err)")
+        }
+    }
+
     @Test func usageAndKeyErrorsHaveTheirExitCodes() throws {
         #expect(try Tools.run("nedb-verify", []).code == 2)
         #expect(try Tools.run("nedb-verify", [Tools.fixtures + "/valid-small", "--max-issues", "0"]).code == 2)

@@ -8,7 +8,7 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 
 /// A strict RFC 8259 parser that also enforces I-JSON (RFC 7493): no duplicate object keys,
 /// no lone surrogates, no numbers outside the double range, no integer literal beyond ±2^53
-/// (a double cannot hold it exactly: it would be stored and hashed rounded). Nesting is limited
+/// that a double cannot hold exactly (it would be stored and hashed rounded). Nesting is limited
 /// to `maxDepth` so hostile input cannot exhaust the stack.
 public struct JSONParser {
     public static let maxDepth = 256
@@ -244,9 +244,13 @@ public struct JSONParser {
             guard let value = Double(text), value.isFinite else {
                 throw JSONParseError(offset: start, message: "number \(text) in \(place) is outside the range of a double")
             }
-            if integer && value.magnitude >= JSONParser.maxExactInteger,
-               (UInt64(text.hasPrefix("-") ? String(text.dropFirst()) : text).map { $0 > 1 << 53 } ?? true) {
-                throw JSONParseError(offset: start, message: "integer \(text) in \(place) is beyond ±2^53, which a double cannot hold exactly (I-JSON, RFC 7493 §2.2): write it as a string")
+            // Beyond 2^53 an integer is kept only when it is exactly the canonical (RFC 8785) text
+            // of its double: anything else would be stored, hashed and read back as another number.
+            if integer && value.magnitude >= JSONParser.maxExactInteger {
+                let stored = JCS.formatNumber(value)
+                if stored != text {
+                    throw JSONParseError(offset: start, message: "integer \(text) in \(place) is beyond ±2^53 and a double cannot hold it: it would be stored as \(stored) (I-JSON, RFC 7493 §2.2); write it as a string")
+                }
             }
             return value
         }
