@@ -19,7 +19,10 @@ public enum ToolExit: Int32, Sendable {
 public struct ToolFailure: Error, CustomStringConvertible, Sendable {
     public let code: ToolExit
     public let message: String
-    public init(_ code: ToolExit, _ message: String) { self.code = code; self.message = message }
+    /// The stable id of the error behind it (`locked`, `hash_mismatch`, …), when there is one:
+    /// what callers match on, never the message.
+    public let id: String?
+    public init(_ code: ToolExit, _ message: String, id: String? = nil) { self.code = code; self.message = message; self.id = id }
     public var description: String { message }
 }
 

@@ -141,3 +141,41 @@ import NEDB
         #expect(compact.code == 3 && compact.err.contains("locked"), "\(compact.out) \(compact.err)")
     }
 }
+
+/// Salvage of foreign and damaged bytes (issue 12): a frame spliced in from another store, and
+/// an active segment whose header is damaged. The output holds only the verified prefix and
+/// verifies; the rest is in lost+found.
+@Suite(.serialized) struct ForeignBytesRepairTests {
+    @Test func aFrameFromAnotherStoreOrABrokenHeaderIsNeverCopied() throws {
+        let scratch = Scratch()
+        let base = scratch.sub("base"), other = scratch.sub("other")
+        try DamageMatrixTests.makeBase(base, checkpoint: false)
+        try DamageMatrixTests.makeBase(other, checkpoint: false)
+        let cases: [(String, (DamageMatrixTests.DamagedStore) throws -> Void)] = [
+            ("a frame of another store spliced over one of ours", { s in
+                let theirs = DamageMatrixTests.DamagedStore(dir: other)
+                let src = theirs.segmentPath(.active), dst = s.segmentPath(.active)
+                let frames = try theirs.frames(src)
+                let frame = Array(try theirs.read(src)[frames[3].offset..<(frames[3].offset + frames[3].length)])
+                try s.edit(dst) { b, f in
+                    for (i, byte) in frame.enumerated() where f[3].offset + i < b.count { b[f[3].offset + i] = byte }
+                }
+            }),
+            ("the active segment's header damaged", { s in try s.edit(s.segmentPath(.active)) { b, _ in b[50] ^= 0x40 } }),
+            ("a sealed segment's header damaged", { s in try s.edit(s.segmentPath(.sealed)) { b, _ in b[60] ^= 0x40 } }),
+        ]
+        for (i, (name, damage)) in cases.enumerated() {
+            let dir = scratch.sub("case\(i)"), out = scratch.sub("out\(i)")
+            try FileManager.default.copyItem(atPath: base, toPath: dir)
+            try damage(DamageMatrixTests.DamagedStore(dir: dir))
+            let r = try Tools.run("nedb-repair", [dir, "--out", out])
+            #expect(r.code == 1, "\(name): exit \(r.code) \(r.out) \(r.err)")
+            #expect(try Tools.run("nedb-verify", [out]).code == 0, "\(name): the salvage does not verify")
+            let salvaged = try RepairTests.chains(out)
+            let original = try RepairTests.chains(base)
+            for (seq, hash) in salvaged { #expect(original[seq] == hash, "\(name): seq \(seq) is not the original's") }
+            let lost = (try? FileManager.default.contentsOfDirectory(atPath: out + "/lost+found")) ?? []
+            #expect(lost.contains("REPORT.txt") && lost.count >= 2, "\(name): \(lost)")
+        }
+    }
+}

@@ -105,13 +105,16 @@ final class Session {
     }
 
     static func failure(_ e: DatabaseError) -> ToolFailure {
+        let base: ToolFailure
         switch e {
-        case .invalid, .query: return ToolFailure(.usage, e.description)
-        case .preconditionFailed: return ToolFailure(.rejected, e.description)
-        case .store(.staleNonce): return ToolFailure(.rejected, e.description + " (nothing was written)")
-        case let .store(.damaged(issue)):
-            return ToolFailure(.environment, ReportJSON.line(issue) + "\n(the store is damaged: nedb-verify reports, nedb-repair salvages; read commands take --allow-damaged to answer from the verified prefix)")
-        case .store, .state, .readOnly: return ToolFailure(.environment, e.description)
+        case .invalid, .query: base = ToolFailure(.usage, e.description)
+        case .preconditionFailed: base = ToolFailure(.rejected, e.description)
+        case .store(.staleNonce): base = ToolFailure(.rejected, e.description + " (nothing was written)")
+        case let .store(.damaged(issue)) where issue.verdict != .environment:
+            base = ToolFailure(.environment, ReportJSON.line(issue) + "\n(the store is damaged: nedb-verify reports, nedb-repair salvages; read commands take --allow-damaged to answer from the verified prefix)")
+        case .store, .state, .readOnly: base = ToolFailure(.environment, e.description)
         }
+        return ToolFailure(base.code, base.message, id: e.id)
     }
+
 }

@@ -27,7 +27,7 @@ struct Shell: ParsableCommand {
         let session: Session
         do {
             session = try Session.open(location, writable: true)
-        } catch let failure as ToolFailure where failure.message.contains("locked") {
+        } catch let failure as ToolFailure where failure.id == "locked" {
             Output.error("note: \(failure.message); opening read-only")
             session = try Session.open(location, writable: false)
         }
