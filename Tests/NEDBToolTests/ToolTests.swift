@@ -117,11 +117,13 @@ func makeStore(_ dir: String, records: Int = 300, segmentSize: UInt64 = 8 * 1024
             if let file = expected["key_file"]?.stringValue { args += ["--key-file", Tools.fixtures + "/" + file] }
             let head = try Tools.run("nedb", args)
             #expect(head.code == (answers ? 0 : 3), "\(store): nedb head exit \(head.code): \(head.err)")
-            // The forensic view shows a rollback too (it checks framing, CRCs and witnesses).
-            if expected["errors"]?.arrayValue?.contains("missing_data") == true {
-                let dump = try Tools.run("nedb-dump", [dir])
-                #expect(dump.code == 1 && dump.out.contains("[missing_data]"), "\(store): \(dump.out)")
-            }
+            // The forensic view reports every problem verification finds (a rollback included).
+            var dumpArgs = [dir]
+            if let file = expected["key_file"]?.stringValue { dumpArgs += ["--key-file", Tools.fixtures + "/" + file] }
+            let dump = try Tools.run("nedb-dump", dumpArgs)
+            let errors = expected["errors"]?.arrayValue ?? []
+            #expect((dump.code == 0) == errors.isEmpty, "\(store): nedb-dump exit \(dump.code)")
+            for id in errors.compactMap(\.stringValue) { #expect(dump.out.contains("[\(id)]"), "\(store): nedb-dump does not name \(id)") }
         }
     }
 
