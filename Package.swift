@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(name: "nedb-bench", dependencies: ["NEDB", "NEDBFixtureKit", "CSQLite"],
                           path: "Benchmarks/nedb-bench"),
 
-        .testTarget(name: "NEDBFormatTests", dependencies: ["NEDBFormat", "NEDBFixtureKit"]),
+        .testTarget(name: "NEDBFormatTests", dependencies: ["NEDBFormat", "NEDBState", "NEDBFixtureKit"]),
         .testTarget(name: "NEDBStoreTests", dependencies: ["NEDBStore"]),
         .testTarget(name: "NEDBStateTests", dependencies: ["NEDBState"]),
         .testTarget(name: "NEDBToolTests", dependencies: ["NEDB"]),

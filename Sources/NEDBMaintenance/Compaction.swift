@@ -44,10 +44,10 @@ public enum Compaction {
             so.readOnly = true
             let store = try LogStore.open(directory, options: so)
             try requireVerified(directory, fs: options.fileSystem)
-            let prune = try options.retainFrom.map { try planPruning(store: store, retainFrom: min($0, store.lastSeq)) } ?? []
             if options.retainFrom != nil && store.encrypted && store.dataKeys == nil {
                 throw MaintenanceError.keyRequired("pruning an encrypted store needs its key (documents must be read)")
             }
+            let prune = try options.retainFrom.map { try planPruning(store: store, retainFrom: min($0, store.lastSeq)) } ?? [:]
             let names = try StoreLayout(root: directory).segmentNames(fs: options.fileSystem)
             return Plan(groups: try group(names, options: options, layout: StoreLayout(root: directory)), pruned: prune.count,
                         segmentsBefore: names.count)
@@ -78,15 +78,19 @@ public enum Compaction {
             }
             // Plan the pruning while the store is open, and log the compaction record first, so
             // the pruned records are always covered by a declared retention point.
-            var prune = Set<UInt64>()
+            var prune: [UInt64: PrunedVersion] = [:]
+            var compactionSeq: UInt64 = 0
             if let retainFrom = options.retainFrom {
                 let retention = min(retainFrom, store.lastSeq)
                 prune = try planPruning(store: store, retainFrom: retention)
                 if !prune.isEmpty {
+                    // The record commits to the exact set it prunes: no record can be pruned later
+                    // in its name (spec/FORMAT.md §3.7).
                     var marker = Record(type: .compaction, seq: 0, time: 0)
                     marker.retentionSeq = retention
                     marker.prunedCount = UInt64(prune.count)
-                    try store.append(marker, durability: .always)
+                    marker.prunedSet = KeyDerivation.prunedSet(Array(prune.keys))
+                    compactionSeq = try store.append(marker, durability: .always).lastSeq ?? 0
                 }
             }
             try store.rotate()      // the active segment is sealed too, so every segment can be rewritten
@@ -95,7 +99,8 @@ public enum Compaction {
             let bytesBefore = names.reduce(UInt64(0)) { $0 + size(PathUtil.join(layout.segments, $1), fs) }
             guard let activeName = names.last else { throw MaintenanceError.failed("\(layout.segments): no segments after sealing") }
             let groups = try group(Array(names.dropLast()), options: options, layout: layout)
-            try rewrite(groups: groups, activeName: activeName, prune: prune, compress: options.compress, layout: layout, fs: fs)
+            try rewrite(groups: groups, activeName: activeName, prune: prune, prunedBy: compactionSeq, compress: options.compress,
+                        layout: layout, fs: fs)
             // Checkpoints no longer match a replay once history was pruned: derived, dropped.
             if !prune.isEmpty { for name in layout.checkpointNames(fs: fs) { try? fs.remove(PathUtil.join(layout.checkpoints, name)) } }
             // Reopening rewrites the manifest (its next generation) and the REPLAY index.
@@ -131,19 +136,41 @@ public enum Compaction {
         if !serious.isEmpty { throw .doesNotVerify(serious) }
     }
 
-    /// Versions superseded before `retainFrom` that nothing names as a cause.
-    static func planPruning(store: LogStore, retainFrom: UInt64) throws -> Set<UInt64> {
-        var latest: [String: UInt64] = [:]
-        var candidates: [UInt64] = []
+    /// What a pruned record keeps of the version it replaces (spec/FORMAT.md §3.7).
+    struct PrunedVersion: Sendable {
+        var supersededBy: UInt64
+        var keyDigest: Hash32
+        /// A put without valid time (it hid every earlier version at every instant).
+        var unbounded: Bool
+    }
+
+    /// The versions pruning removes (spec/FORMAT.md §3.7.1): a put or delete of a document that a
+    /// later record of the same document below `retainFrom` hides at every instant (a delete, or a
+    /// put without valid time), and that no record names as a cause.
+    static func planPruning(store: LogStore, retainFrom: UInt64) throws -> [UInt64: PrunedVersion] {
+        guard let digestKey = KeyDerivation.prunedDigestKey(storeId: store.storeId, encrypted: store.encrypted, keyring: store.dataKeys) else {
+            throw MaintenanceError.keyRequired("pruning an encrypted store needs its key (documents must be read)")
+        }
+        /// Versions of each document not yet hidden by a later one.
+        var pending: [String: [(seq: UInt64, unbounded: Bool, digest: Hash32)]] = [:]
+        var candidates: [UInt64: PrunedVersion] = [:]
         var causes = Set<UInt64>()
         try store.scan(from: 0, through: store.lastSeq) { r in
             causes.formUnion(r.causedBy)
-            guard r.seq < retainFrom, r.type == .put || r.type == .delete, let key = r.key else { return true }
-            if let previous = latest[key] { candidates.append(previous) }
-            latest[key] = r.seq
+            guard r.seq < retainFrom, r.type == .put || r.type == .delete, let collection = r.collection, let id = r.id else { return true }
+            let key = "\(collection):\(id)"
+            let digest = KeyDerivation.prunedKeyDigest(key: digestKey, collection: collection, id: id)
+            let unbounded = r.type == .put && r.validFrom == nil && r.validTo == nil
+            if r.type == .delete || unbounded {
+                for v in pending[key] ?? [] {
+                    candidates[v.seq] = PrunedVersion(supersededBy: r.seq, keyDigest: v.digest, unbounded: v.unbounded)
+                }
+                pending[key] = []
+            }
+            pending[key, default: []].append((r.seq, unbounded, digest))
             return true
         }
-        return Set(candidates.filter { !causes.contains($0) })
+        return candidates.filter { !causes.contains($0.key) }
     }
 
     static func group(_ names: [String], options: Options, layout: StoreLayout) throws -> [(names: [String], bytes: UInt64)] {
@@ -160,8 +187,8 @@ public enum Compaction {
     }
 
     /// Writes the new segments into segments.next, then switches them in (spec/FORMAT.md §1).
-    static func rewrite(groups: [(names: [String], bytes: UInt64)], activeName: String, prune: Set<UInt64>, compress: Bool,
-                        layout: StoreLayout, fs: FileSystem) throws {
+    static func rewrite(groups: [(names: [String], bytes: UInt64)], activeName: String, prune: [UInt64: PrunedVersion],
+                        prunedBy: UInt64, compress: Bool, layout: StoreLayout, fs: FileSystem) throws {
         let next = layout.segmentsNext
         if fs.exists(next) { try fs.remove(next) }
         try fs.createDirectory(next)
@@ -186,7 +213,9 @@ public enum Compaction {
                         throw MaintenanceError.failed("\(name) is damaged (it verified a moment ago): nothing was switched in")
                     }
                     var bytes = frame.frameBytes
-                    if prune.contains(frame.seq) && frame.view.type != .pruned { bytes = prunedFrame(frame) }
+                    if let version = prune[frame.seq], frame.view.type != .pruned {
+                        bytes = try prunedFrame(frame, version: version, prunedBy: prunedBy)
+                    }
                     frames.append(contentsOf: bytes)
                     acc.add(frameLength: bytes.count, seq: frame.seq, time: frame.time, chain: frame.view.storedChain)
                     accumulator = acc
@@ -223,13 +252,21 @@ public enum Compaction {
         try fs.remove(layout.segmentsOld)
     }
 
-    /// A pruned record: same seq, time and chain hash, content removed (spec/FORMAT.md §3.7).
-    static func prunedFrame(_ frame: ScannedFrame) -> [UInt8] {
-        var body = ByteWriter()
-        body.u64(frame.seq); body.i64(frame.time)
-        body.u8(FieldTag.prunedType.rawValue); body.uvarint(1); body.u8(frame.view.type.rawValue)
+    /// A pruned record: same seq, time, transaction mark and chain hash; the content replaced by
+    /// what lets a verifier check the pruning rule (spec/FORMAT.md §3.7).
+    static func prunedFrame(_ frame: ScannedFrame, version: PrunedVersion, prunedBy: UInt64) throws -> [UInt8] {
+        let original = try frame.decode(file: nil, options: RecordCodec.Options(checkCanonicalDocuments: false))
+        var pruned = Record(type: .pruned, seq: frame.seq, time: frame.time)
+        pruned.prunedType = frame.view.type
+        pruned.transaction = original.transaction
+        pruned.supersededBy = version.supersededBy
+        pruned.prunedBy = prunedBy
+        pruned.keyDigest = version.keyDigest
+        pruned.prunedFlags = version.unbounded ? 1 : nil
+        try RecordCodec.validateForWriting(pruned)
+        let body = RecordCodec.encodeBody(pruned)
         var out = ByteWriter()
-        out.u32(UInt32(body.count + 1)); out.u32(0); out.u8(RecordType.pruned.rawValue); out.append(body.bytes)
+        out.u32(UInt32(body.count + 1)); out.u32(0); out.u8(RecordType.pruned.rawValue); out.append(body)
         out.hash(frame.view.storedChain)
         var bytes = out.bytes
         let crc = bytes.withUnsafeBytes { Frame.crc32(frame: $0) }

@@ -40,6 +40,9 @@ public struct QueryExecutor {
 
     public func run(_ q: Query) throws -> (rows: [JSONValue], plan: Plan) {
         let point = ReadPoint(asOf: min(q.asOf ?? head, head), validAt: q.validAt)
+        if point.asOf < state.historyFrom {
+            throw QueryError(offset: 0, line: 1, column: 1, message: state.prunedHistoryMessage(point.asOf))
+        }
         let searchFields = try searchFields(q, point)
         let reshaped = q.group != nil || q.traverse != nil || q.trace != nil
         // ORDER BY one indexed field with LIMIT: walk the index in order and stop early.

@@ -194,7 +194,11 @@ open class Reader: @unchecked Sendable {
             guard let t = Timestamp.parse(validAt) else { throw .invalid("\"\(validAt)\" is not a date (YYYY-MM-DD) or an RFC 3339 instant") }
             valid = t
         }
-        return ReadPoint(asOf: min(asOf ?? seq, seq), validAt: valid)
+        let point = ReadPoint(asOf: min(asOf ?? seq, seq), validAt: valid)
+        if point.asOf < stateLock.reading({ state.historyFrom }) {
+            throw .invalid(stateLock.reading { state.prunedHistoryMessage(point.asOf) })
+        }
+        return point
     }
 
     /// The document as of `asOf` (default: now), optionally as valid at a date.

@@ -9,6 +9,13 @@ public final class DatabaseState {
     public let base: StateSnapshot?
     /// The seq of the last record applied (nil before the genesis record).
     public private(set) var lastSeq: UInt64?
+    /// Reads at a seq below this are refused: a compaction record declared that history before
+    /// it may be pruned (spec/STATE.md §2), so an answer there could silently differ.
+    public private(set) var historyFrom: UInt64 = 0
+    /// Pruned records replayed, by the compaction record they name (checked against its
+    /// pruned_set when it is applied), and legacy ones not yet covered by a retention point.
+    var prunedPending: [UInt64: [UInt64]] = [:]
+    var legacyPrunedPending: [UInt64] = []
 
     final class VersionList: @unchecked Sendable {
         var versions: [Version] = []
@@ -78,9 +85,38 @@ public final class DatabaseState {
         self.base = base
         if let base {
             lastSeq = base.seq
+            historyFrom = base.historyFrom
             indexDefinitions = try base.indexDefinitions()
             nonces = try base.nonces()
         }
+    }
+
+    /// Why a read at `seq` is refused when it is below `historyFrom`.
+    public func prunedHistoryMessage(_ seq: UInt64) -> String {
+        "history before seq \(historyFrom) was pruned by compaction: a read AS OF seq \(seq) could differ from what was true then (read AS OF \(historyFrom) or later)"
+    }
+
+    /// A compaction record commits to exactly the seqs pruned in its name (FORMAT §3.7): a
+    /// pruned record it did not prune is a forgery, and replay refuses it.
+    func checkPruned(by c: Record) throws(StateError) {
+        if let named = prunedPending.removeValue(forKey: c.seq) {
+            guard let set = c.prunedSet, UInt64(named.count) == c.prunedCount, KeyDerivation.prunedSet(named) == set else {
+                throw .invalidRecord(seq: named[0], reason: "pruned in the name of compaction record \(c.seq), which did not prune it (FORMAT §3.7)")
+            }
+        }
+        if c.prunedSet == nil, let retention = c.retentionSeq { legacyPrunedPending.removeAll { $0 <= retention } }
+    }
+
+    /// What replay found wrong with pruned records once every record is applied: ones naming a
+    /// record that was not a compaction record, or legacy ones no retention point covers.
+    public func unresolvedPruning() -> StateError? {
+        if let (by, seqs) = prunedPending.first {
+            return .invalidRecord(seq: seqs[0], reason: "pruned in the name of record \(by), which is not a compaction record (FORMAT §3.7)")
+        }
+        if let seq = legacyPrunedPending.first {
+            return .invalidRecord(seq: seq, reason: "pruned, but no compaction record declares a retention point at or after it (FORMAT §3.7)")
+        }
+        return nil
     }
 
     // MARK: Applying records
@@ -131,8 +167,13 @@ public final class DatabaseState {
                 postings[dropped] = nil
                 liveCountsLock.locked { liveCounts[dropped] = nil }
             }
+        case .compaction:
+            if let retention = r.retentionSeq, (r.prunedCount ?? 0) > 0 { historyFrom = max(historyFrom, retention) }
+            try checkPruned(by: r)
+        case .pruned:
+            if let by = r.prunedBy { prunedPending[by, default: []].append(r.seq) } else { legacyPrunedPending.append(r.seq) }
         default:
-            break    // genesis, checkpoint markers, key rotation, compaction, annotations: no state
+            break    // genesis, checkpoint markers, key rotation, annotations, pruned records: no state
         }
         for cause in r.causedBy { effects[cause, default: []].append(r.seq) }
         if let client = r.client, let nonce = r.nonce { nonces[client] = max(nonces[client] ?? 0, nonce) }

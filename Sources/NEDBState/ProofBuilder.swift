@@ -30,6 +30,8 @@ public enum ProofBuilder {
                                    signers: [NoteSigner], writtenOnly: Bool = false, maxFollowing: Int = 10_000) throws -> ProofFile {
         let head = store.head
         guard asOf <= head.seq else { throw Failure.notFound("seq \(asOf) is beyond the head (\(head.seq))") }
+        // Below a retention point the versions a proof would show may be pruned (FORMAT §3.7).
+        guard asOf >= state.historyFrom else { throw Failure.notFound(state.prunedHistoryMessage(asOf)) }
         guard let version = try state.versions(collection: collection, id: id).last(where: { $0.seq <= asOf }) else {
             throw Failure.notFound("\(collection):\(id) has no version at or before seq \(asOf); a proof of absence would need every record up to it, which format v1 does not prove compactly")
         }

@@ -131,12 +131,18 @@ public enum SnapshotWriter {
         var meta = ByteWriter()
         meta.u64(state.lastSeq ?? 0); meta.u64(versionCount); meta.u64(UInt64(docIndex)); meta.u64(UInt64(edgeKeys.count))
 
-        let sections: [(String, [UInt8])] = [
+        var sections: [(String, [UInt8])] = [
             ("META", meta.bytes), ("COLS", cols.bytes), ("DOCS", docs.bytes), ("VERS", vers.bytes), ("SEQS", seqTable.bytes),
             ("EDGE", edgeTable.bytes), ("EINT", intervals.bytes), ("EREV", reverseTable.bytes), ("CAUS", causes.bytes),
             ("IDXD", indexTable.bytes), ("POST", postingTable.bytes), ("NONC", nonceTable.bytes), ("IDEM", idemTable.bytes),
             ("BLOB", blob.bytes),
         ]
+        // Only a pruned log has a history bound: unpruned states encode exactly as before.
+        if state.historyFrom > 0 {
+            var hist = ByteWriter()
+            hist.u64(state.historyFrom)
+            sections.append(("HIST", hist.bytes))
+        }
         var out = ByteWriter(capacity: sections.reduce(64) { $0 + $1.1.count + SnapshotLayout.sectionEntry })
         out.append(SnapshotLayout.magic)
         out.u32(SnapshotLayout.version)

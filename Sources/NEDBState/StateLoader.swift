@@ -48,13 +48,26 @@ public enum StateLoader {
                     continue
                 }
                 try replay(store: store, into: state, from: snapshot.seq + 1, through: head, report: &report)
+                try requireResolvedPruning(state)
                 report.checkpointSeq = snapshot.seq
                 return (state, report)
             }
         }
         let state = try DatabaseState()
         try replay(store: store, into: state, from: 0, through: head, report: &report)
+        try requireResolvedPruning(state)
         return (state, report)
+    }
+
+    /// Pruned records that no compaction record accounts for are damage to the log (FORMAT §3.7).
+    static func requireResolvedPruning(_ state: DatabaseState) throws {
+        if let problem = state.unresolvedPruning() { throw damage(problem) }
+    }
+
+    /// A record replay cannot apply is damage to the log, refused like any other (FORMAT §13.2).
+    static func damage(_ error: Error) -> Error {
+        guard let stateError = error as? StateError, case let .invalidRecord(seq, reason) = stateError else { return error }
+        return StoreError.damaged(.malformed(Location(seq: seq), detail: reason))
     }
 
     /// Why a checkpoint was skipped, located in its file.
@@ -113,7 +126,7 @@ public enum StateLoader {
         guard from <= through else { return }
         var count: UInt64 = 0
         try store.scanWithChain(from: from, through: through) { record, chain in
-            try state.apply(record, chain: chain)
+            do { try state.apply(record, chain: chain) } catch { throw damage(error) }
             count += 1
             return true
         }

@@ -4,6 +4,8 @@
 public final class StateSnapshot: @unchecked Sendable {
     /// The seq the checkpoint includes (every record ≤ seq).
     public private(set) var seq: UInt64 = 0
+    /// Reads before this seq are refused: compaction pruned history below it (section `HIST`).
+    public private(set) var historyFrom: UInt64 = 0
     /// The checkpoint file it was read from.
     public let source: String?
     let bytes: MappedBytes
@@ -108,6 +110,11 @@ public final class StateSnapshot: @unchecked Sendable {
             throw .checkpoint(.malformed(Location(), detail: "index \(d.0.collection).\(d.0.field) names postings \(d.1)…+\(d.2) of a table of \(posts)"))
         }
         seq = metaSeq
+        if sections["HIST"] != nil {
+            let hist = try readSection("HIST")
+            guard hist.count == 8 else { throw .checkpoint(.malformed(Location(), detail: "state section HIST must be 8 bytes, found \(hist.count)")) }
+            historyFrom = try Entry.u64(hist, 0)
+        }
         collections = colList
         definitions = defs
     }

@@ -51,8 +51,14 @@ public enum KeyResolver {
                 do { text = try fs.readAll(path) } catch {
                     throw StoreError.damaged(.wrongKey(Location(file: path), detail: "cannot read the key file: \(error.message)"))
                 }
-                if text.count == 32 { return text }
-                return try MasterKey.parseKeyText(String(decoding: text, as: UTF8.self))
+                // Key files are text (§12.1); 32 raw bytes are refused rather than guessed at.
+                guard let string = String(validating: text, as: UTF8.self) else {
+                    throw StoreError.damaged(.wrongKey(Location(file: path), detail:
+                        "the key file is not text: write the 32-byte key as 64 hex digits or base64 (e.g. `xxd -p -c 32 FILE`)"))
+                }
+                do { return try MasterKey.parseKeyText(string) } catch {
+                    throw StoreError.damaged(.wrongKey(Location(file: path), detail: error.detail))
+                }
             case let .environment(name):
                 guard let value = getenv(name) else {
                     throw StoreError.damaged(.wrongKey(Location(), detail: "environment variable \(name) is not set"))

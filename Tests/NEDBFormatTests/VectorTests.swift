@@ -2,6 +2,7 @@ import Testing
 import Foundation
 @testable import NEDBFormat
 import NEDBFixtureKit
+import NEDBState
 
 /// The spec vectors are checked by decoding them with the library, not only by regenerating.
 @Suite struct VectorTests {
@@ -21,7 +22,7 @@ import NEDBFixtureKit
 
     @Test func recordVectorsDecodeAndChain() throws {
         let vectors = try VectorTests.load("records.json").arrayValue ?? []
-        #expect(vectors.count == 14)
+        #expect(vectors.count == 28)   // 14 records (every record type but pruned, which pruning.json holds) × 2 algorithms
         for v in vectors {
             let alg = HashAlgorithm(name: v["algorithm"]!.stringValue!)!
             let type = RecordType(rawValue: UInt8(v["type_byte"]!.numberValue!))
@@ -66,6 +67,10 @@ import NEDBFixtureKit
         #expect(note.isSigned(by: verifier))
         #expect(note.text == v["checkpoint_text"]?.stringValue)
         #expect(try NoteSigner(encoded: v["signer_key"]!.stringValue!).verifier == verifier)
+        // The key id is 8 hex digits (§11), the one inside both key texts.
+        let keyId = try #require(v["key_id"]?.stringValue)
+        #expect(keyId.count == 8 && keyId == NoteKeys.hex8(verifier.keyId))
+        #expect(v["verifier_key"]!.stringValue!.split(separator: "+")[1] == Substring(keyId))
         let checkpoint = try TreeCheckpoint.parse(note.text)
         #expect(checkpoint.size == 7 && checkpoint.hashAlgorithm == .blake2b256)
     }
@@ -129,8 +134,43 @@ import NEDBFixtureKit
         let parsed = try CheckpointContainer.parse(bytes, file: nil)
         #expect(parsed.hash == VectorTests.hash(v["checkpoint_hash"]))
         #expect(parsed.payload == VectorTests.bytes(v["state_encoding_hex"]))
-        #expect(parsed.header.seq == 6 && parsed.header.chainHead == VectorTests.hash(v["chain"]) && parsed.header.root == VectorTests.hash(v["root"]))
+        #expect(parsed.header.seq == 10 && parsed.header.chainHead == VectorTests.hash(v["chain"]) && parsed.header.root == VectorTests.hash(v["root"]))
         #expect(HashAlgorithm.blake2b256.hash(parsed.payload) == VectorTests.hash(v["state_digest"]))
+        // The same state, compressed, and compressed then encrypted (FORMAT §10, §12.4): both open to the same encoding.
+        let dek: [UInt8] = (0..<32).map { UInt8(0x80 + $0) }
+        let storeId = parsed.header.storeId
+        #expect(KeyDerivation.checkpointKey(dek: dek, storeId: storeId, seq: 10) == VectorTests.bytes(v["checkpoint_key"]))
+        let keyring = Keyring(storeId: storeId, keys: [0: DataKey(keyId: 0, fromSeq: 0, key: dek)])
+        for (file, hash, encrypted) in [("compressed_checkpoint_hex", "compressed_checkpoint_hash", false), ("encrypted_checkpoint_hex", "encrypted_checkpoint_hash", true)] {
+            let other = try CheckpointContainer.parse(VectorTests.bytes(v[file]), file: nil)
+            #expect(other.hash == VectorTests.hash(v[hash]) && other.header.compressed && other.header.encrypted == encrypted)
+            let opened = try CheckpointContainer.openPayload(other.payload, header: other.header, keyring: keyring, file: nil)
+            #expect(opened == parsed.payload)
+        }
+        // Postings of all three index kinds, and a dropped index, are in the state.
+        let definitions = try StateSnapshot(payload: parsed.payload).indexDefinitions()
+        #expect(definitions.map(\.kind) == [.eq, .ordered, .search] && definitions[0].droppedSeq == 10)
+    }
+
+    @Test func pruningVector() throws {
+        let v = try VectorTests.load("pruning.json")
+        let body = VectorTests.bytes(v["pruned_body_hex"])
+        let pruned = try RecordCodec.decode(type: .pruned, bytes: body, bodyStart: 0, bodyEnd: body.count)
+        #expect(RecordJSON.encode(pruned) == v["pruned_fields"])
+        let storeId = try #require(StoreID(hex: v["store_id"]!.stringValue!))
+        let key = try #require(KeyDerivation.prunedDigestKey(storeId: storeId, encrypted: false, keyring: nil))
+        #expect(key == VectorTests.bytes(v["digest_key"]))
+        #expect(KeyedBlake2b.hash(key: key, message: VectorTests.bytes(v["digest_input_hex"])) == pruned.keyDigest)
+        let compactionBody = VectorTests.bytes(v["compaction_body_hex"])
+        let compaction = try RecordCodec.decode(type: .compaction, bytes: compactionBody, bodyStart: 0, bodyEnd: compactionBody.count)
+        #expect(compaction.prunedSet == HashAlgorithm.blake2b256.hash(VectorTests.bytes(v["pruned_set_input_hex"])))
+        #expect(compaction.prunedSet == KeyDerivation.prunedSet([pruned.seq]) && pruned.prunedBy == compaction.seq)
+        // The frame keeps the original record's chain hash (records.json, BLAKE2b, seq 1).
+        let original = try VectorTests.load("records.json").arrayValue!.first { $0["algorithm"]?.stringValue == "blake2b-256" && $0["fields"]?["seq"]?.numberValue == 1 }
+        #expect(original?["chain"] == v["stored_chain"])
+        let frame = VectorTests.bytes(v["pruned_frame_hex"])
+        guard case let .frame(view) = frame.withUnsafeBytes({ Frame.parse($0, at: 0) }) else { Issue.record("frame does not parse"); return }
+        #expect(view.crcValid && view.storedChain == VectorTests.hash(v["stored_chain"]))
     }
 
     @Test func generatorReproducesTheVectors() throws {

@@ -68,6 +68,19 @@ import NEDBFormat
         options.key = .environment("NEDB_TEST_KEY")
         let store = try LogStore.open(dir.sub("db"), options: options)
         #expect(store.encrypted)
+        try store.close()
+        // A key file is text (§12.1): 32 raw bytes are refused, not guessed at, even when they are the key;
+        // white space around the text is ignored, white space inside it is not.
+        try Data(key).write(to: URL(fileURLWithPath: dir.sub("k.raw")))
+        options.key = .keyFile(dir.sub("k.raw"))
+        #expect(throws: StoreError.self) { try LogStore.open(dir.sub("db"), options: options) }
+        let hex = Hex.encode(key)
+        try (" \t" + hex + "\r\n").write(toFile: dir.sub("k.spaced"), atomically: true, encoding: .utf8)
+        options.key = .keyFile(dir.sub("k.spaced"))
+        try LogStore.open(dir.sub("db"), options: options).close()
+        try (String(hex.prefix(32)) + " " + String(hex.dropFirst(32))).write(toFile: dir.sub("k.split"), atomically: true, encoding: .utf8)
+        options.key = .keyFile(dir.sub("k.split"))
+        #expect(throws: StoreError.self) { try LogStore.open(dir.sub("db"), options: options) }
     }
 }
 

@@ -221,8 +221,14 @@ func makeStore(_ dir: String, records: Int = 300, segmentSize: UInt64 = 8 * 1024
         // Compact (merge + compress): verifies, the old proof still verifies, AS OF reads unchanged.
         var ro = StoreOptions(); ro.readOnly = true
         let before = try StateLoader.load(store: try LogStore.open(s.sub("db"), options: ro)).0
+        func generation() throws -> UInt64 {
+            try Manifest.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: s.sub("db/MANIFEST")))), file: "MANIFEST").generation
+        }
+        let generationBefore = try generation()
         let compact = try Tools.run("nedb-compact", [s.sub("db"), "--target-size", "64KiB", "--compress"])
         #expect(compact.code == 0, "\(compact.out) \(compact.err)")
+        // §9: the generation goes on rising across a compaction (it never restarts at 1).
+        #expect(try generation() > generationBefore && generationBefore > 1)
         #expect(try Tools.run("nedb-verify", [s.sub("db")]).code == 0)
         #expect(try Tools.run("nedb-prove", ["verify", s.sub("old.proof"), "--pubkey", s.sub("p.key.pub")]).code == 0)
         #expect(try Tools.run("verify_proof.py", [s.sub("old.proof"), "--pubkey", s.sub("p.key.pub")]).code == 0)

@@ -18,6 +18,7 @@ public enum Vectors {
             ("segment.json", try segment()),
             ("timestamps.json", timestamps()),
             ("checkpoint.json", try checkpoint()),
+            ("pruning.json", try pruning()),
         ]
         for (name, value) in files {
             try FileEdits.write(Array(PrettyJSON.render(value).utf8), to: PathUtil.join(directory, name))
@@ -63,7 +64,72 @@ public enum Vectors {
         var a = Record(type: .annotation, seq: 6, time: 1_700_000_000_000_006)
         a.note = "ignorable: readers that do not know type 0x81 skip it"
         a.extraFields = [ExtraField(tag: 0xA0, value: [0xDE, 0xAD])]
-        return [g, p, q, d, l, i, a]
+        // Ordered and search indexes (their postings are in checkpoint.json), a second user, and
+        // the eq index dropped again.
+        var o = Record(type: .defineIndex, seq: 7, time: 1_700_000_000_000_007)
+        o.collection = "users"; o.indexField = "age"; o.indexKind = .ordered
+        var t = Record(type: .defineIndex, seq: 8, time: 1_700_000_000_000_008)
+        t.collection = "users"; t.indexField = "bio"; t.indexKind = .search
+        var b = Record(type: .put, seq: 9, time: 1_700_000_000_000_009)
+        b.collection = "users"; b.id = "bob"
+        b.document = JCS.serialize(["name": "Bob", "age": -2.5, "status": "away", "bio": "Ünïcode SWIFT hacker, 2 cats"])
+        var x = Record(type: .dropIndex, seq: 10, time: 1_700_000_000_000_010)
+        x.collection = "users"; x.indexField = "status"
+        return [g, p, q, d, l, i, a, o, t, b, x]
+    }
+
+    /// Records that follow `sampleRecords` in records.json: a checkpoint record for checkpoint.json's
+    /// checkpoint, a key rotation, and a compaction that prunes seq 1 (pruning.json).
+    static func laterRecords(checkpointHash: Hash32) -> [Record] {
+        var c = Record(type: .checkpointMarker, seq: 11, time: 1_700_000_000_000_011)
+        c.checkpointSeq = 10; c.checkpointHash = checkpointHash
+        var k = Record(type: .keyRotation, seq: 12, time: 1_700_000_000_000_012)
+        k.keyId = 1
+        var m = Record(type: .compaction, seq: 13, time: 1_700_000_000_000_013)
+        m.retentionSeq = 4; m.prunedCount = 1; m.prunedSet = KeyDerivation.prunedSet([1])
+        return [c, k, m]
+    }
+
+    /// Record 1 (users:alice, hidden by the delete at 3) as compaction record 13 prunes it.
+    static func prunedAlice() -> Record {
+        var p = Record(type: .pruned, seq: 1, time: 1_700_000_000_000_001)
+        p.prunedType = .put; p.supersededBy = 3; p.prunedBy = 13; p.prunedFlags = 1
+        let key = KeyDerivation.prunedDigestKey(storeId: storeId, encrypted: false, keyring: nil)!
+        p.keyDigest = KeyDerivation.prunedKeyDigest(key: key, collection: "users", id: "alice")
+        return p
+    }
+
+    static func pruning() throws -> JSONValue {
+        let hasher = ChainHasher(.blake2b256)
+        var chains: [Hash32] = []
+        var previous = Hash32.zero
+        let all = sampleRecords() + laterRecords(checkpointHash: try checkpointFile().hash)
+        for r in all {
+            previous = hasher.chain(previous: previous, type: r.type, body: RecordCodec.encodeBody(r))
+            chains.append(previous)
+        }
+        let pruned = prunedAlice()
+        let body = RecordCodec.encodeBody(pruned)
+        // The frame keeps record 1's chain hash: it cannot be recomputed from the pruned body.
+        var frame = ByteWriter()
+        frame.u32(UInt32(body.count + 1)); frame.u32(0); frame.u8(RecordType.pruned.rawValue); frame.append(body); frame.hash(chains[1])
+        var bytes = frame.bytes
+        let crc = bytes.withUnsafeBytes { Frame.crc32(frame: $0) }
+        bytes.replaceSubrange(4..<8, with: withUnsafeBytes(of: crc.littleEndian) { Array($0) })
+        let digestKey = KeyDerivation.prunedDigestKey(storeId: storeId, encrypted: false, keyring: nil)!
+        return .object([
+            "description": "records.json's log (BLAKE2b) after compaction record 13 (retention 4) pruned record 1, a put of users:alice without valid time that the delete at seq 3 hides at every instant",
+            "store_id": .string(storeId.hex),
+            "digest_key": hex(digestKey),
+            "digest_input_hex": hex(Array("users".utf8) + [0] + Array("alice".utf8)),
+            "pruned_fields": RecordJSON.encode(pruned),
+            "pruned_body_hex": hex(body),
+            "pruned_frame_hex": hex(bytes),
+            "stored_chain": .string(chains[1].hex),
+            "pruned_set_input_hex": hex([0x05] + withUnsafeBytes(of: UInt64(1).littleEndian) { Array($0) }),
+            "compaction_fields": RecordJSON.encode(all[13]),
+            "compaction_body_hex": hex(RecordCodec.encodeBody(all[13])),
+        ])
     }
 
     static func records() throws -> JSONValue {
@@ -72,7 +138,7 @@ public enum Vectors {
             let hasher = ChainHasher(alg)
             var previous = Hash32.zero
             var tree = InMemoryMerkleTree(hasher: MerkleHasher(alg))
-            for r in sampleRecords() {
+            for r in sampleRecords() + laterRecords(checkpointHash: try checkpointFile().hash) {
                 var rec = r
                 if rec.type == .genesis { rec.hashAlgorithm = alg }
                 let body = RecordCodec.encodeBody(rec)
@@ -134,7 +200,7 @@ public enum Vectors {
         return .object([
             "signer_key": .string(signer.encoded),
             "verifier_key": .string(signer.verifier.encoded),
-            "key_id": .string(String(signer.keyId, radix: 16)),
+            "key_id": .string(NoteKeys.hex8(signer.keyId)),
             "public_key": hex(signer.key.publicKey),
             "checkpoint_text": .string(checkpoint.text),
             "signed_note": .string(note.encoded),
@@ -211,7 +277,29 @@ public enum Vectors {
         ])
     }
 
+    /// The checkpoint of the state after `sampleRecords` (plain, uncompressed).
+    static func checkpointFile(compress: Bool = false, key: DataKey? = nil) throws -> (bytes: [UInt8], hash: Hash32, payload: [UInt8]) {
+        let state = try DatabaseState()
+        var chain = Hash32.zero
+        var tree = InMemoryMerkleTree(hasher: MerkleHasher(.blake2b256))
+        let hasher = ChainHasher(.blake2b256)
+        for r in sampleRecords() {
+            chain = hasher.chain(previous: chain, type: r.type, body: RecordCodec.encodeBody(r))
+            tree.append(chain)
+            try state.apply(r, chain: chain)
+        }
+        let payload = try SnapshotWriter.encode(state)
+        let built = try CheckpointContainer.build(state: payload, stateVersion: 1, hashAlgorithm: .blake2b256, storeId: storeId,
+                                                  seq: state.lastSeq!, chainHead: chain, root: try tree.rootHash(size: tree.size),
+                                                  created: 1_700_000_000_000_000, compress: compress, key: key,
+                                                  nonce: key == nil ? nil : (0..<12).map { UInt8(0xC0 + $0) })
+        return (built.bytes, built.hash, payload)
+    }
+
     static func checkpoint() throws -> JSONValue {
+        let dek: [UInt8] = (0..<32).map { UInt8(0x80 + $0) }
+        let compressed = try checkpointFile(compress: true)
+        let encrypted = try checkpointFile(compress: true, key: DataKey(keyId: 0, fromSeq: 0, key: dek))
         let state = try DatabaseState()
         var chain = Hash32.zero
         var tree = InMemoryMerkleTree(hasher: MerkleHasher(.blake2b256))
@@ -226,7 +314,12 @@ public enum Vectors {
                                                   seq: state.lastSeq!, chainHead: chain, root: try tree.rootHash(size: tree.size),
                                                   created: 1_700_000_000_000_000, compress: false)
         return .object([
-            "description": "the state after the seven records of records.json (BLAKE2b), as a checkpoint at seq 6",
+            "description": "the state after the first eleven records of records.json (BLAKE2b), as a checkpoint at seq 10; the same checkpoint zstd-compressed, and compressed then sealed under encryption.json's DEK (key id 0) with checkpoint nonce c0c1…cb",
+            "compressed_checkpoint_hex": hex(compressed.bytes),
+            "compressed_checkpoint_hash": .string(compressed.hash.hex),
+            "encrypted_checkpoint_hex": hex(encrypted.bytes),
+            "encrypted_checkpoint_hash": .string(encrypted.hash.hex),
+            "checkpoint_key": hex(KeyDerivation.checkpointKey(dek: dek, storeId: storeId, seq: 10)),
             "state_encoding_hex": hex(payload),
             "state_digest": .string(HashAlgorithm.blake2b256.hash(payload).hex),
             "checkpoint_hex": hex(built.bytes),

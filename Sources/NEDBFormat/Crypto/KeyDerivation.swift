@@ -7,6 +7,32 @@ public enum KeyDerivation {
     public static let commitmentDomain = Array("NEDB-v1-key-commitment".utf8)
     public static let recordAADDomain = Array("NEDB-v1-record".utf8)
     public static let checkpointKeyDomain = Array("NEDB-v1-checkpoint-key".utf8)
+    public static let prunedKeyDomain = Array("NEDB-v1-pruned-key".utf8)
+
+    /// The key of pruned records' key digests (§3.7): `BLAKE2b-256(key = DEK 0, "NEDB-v1-pruned-key" ‖
+    /// store id)` in an encrypted store, so only key holders can test a guess of what was pruned;
+    /// `BLAKE2b-256("NEDB-v1-pruned-key" ‖ store id)` otherwise. Nil: encrypted, no key given.
+    public static func prunedDigestKey(storeId: StoreID, encrypted: Bool, keyring: Keyring?) -> [UInt8]? {
+        if encrypted {
+            guard let dek = keyring?.keys[0]?.key else { return nil }
+            return KeyedBlake2b.hash(key: dek, message: prunedKeyDomain + storeId.bytes).bytes
+        }
+        return HashAlgorithm.blake2b256.hash(prunedKeyDomain + storeId.bytes).bytes
+    }
+
+    /// A pruned version's key digest: `BLAKE2b-256(key = Kd, collection ‖ 0x00 ‖ id)`.
+    public static func prunedKeyDigest(key: [UInt8], collection: String, id: String) -> Hash32 {
+        KeyedBlake2b.hash(key: key, message: Array(collection.utf8) + [0] + Array(id.utf8))
+    }
+
+    /// A compaction record's pruned_set: `BLAKE2b-256(0x05 ‖ seq₁ ‖ … ‖ seqₖ)`, the pruned seqs
+    /// ascending (u64 LE), whatever the store's hash algorithm (like every derivation here).
+    public static func prunedSet(_ seqs: [UInt64]) -> Hash32 {
+        var bytes: [UInt8] = [0x05]
+        bytes.reserveCapacity(1 + seqs.count * 8)
+        for s in seqs.sorted() { bytes += le64(s) }
+        return HashAlgorithm.blake2b256.hash(bytes)
+    }
 
     /// `BLAKE2b-256(key = TMK, "NEDB-v1-tmk-check" ‖ store id)`: stored in KEYS so a wrong master
     /// key is recognised before anything is decrypted or written.

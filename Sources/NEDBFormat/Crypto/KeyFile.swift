@@ -194,7 +194,12 @@ public struct MasterKey: Sendable {
 
     /// Parses key text: 64 hex digits or base64 of 32 bytes (surrounding whitespace ignored).
     public static func parseKeyText(_ text: String) throws(FormatError) -> [UInt8] {
-        let trimmed = String(text.filter { !$0.isWhitespace })
+        // Only ASCII white space around the key is ignored (a trailing newline); nothing inside it.
+        let space: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
+        let utf8 = Array(text.utf8)
+        let start = utf8.firstIndex { !space.contains($0) } ?? utf8.count
+        let end = (utf8.lastIndex { !space.contains($0) }).map { $0 + 1 } ?? start
+        let trimmed = String(decoding: utf8[start..<max(start, end)], as: UTF8.self)
         if let hex = Hex.decode(trimmed), hex.count == 32 { return hex }
         if let b64 = Base64.decode(trimmed), b64.count == 32 { return b64 }
         throw .wrongKey(Location(), detail: "key text must be 64 hex digits or base64 of 32 bytes")
@@ -214,6 +219,7 @@ public struct DataKey: Sendable {
     public var keyId: UInt32
     public var fromSeq: UInt64
     public var key: [UInt8]
+    public init(keyId: UInt32, fromSeq: UInt64, key: [UInt8]) { self.keyId = keyId; self.fromSeq = fromSeq; self.key = key }
 }
 
 /// The unwrapped data keys of a store.

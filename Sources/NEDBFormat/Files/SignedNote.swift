@@ -11,7 +11,8 @@ public enum NoteKeys {
         return UInt32(h[0]) << 24 | UInt32(h[1]) << 16 | UInt32(h[2]) << 8 | UInt32(h[3])
     }
 
-    static func hex8(_ v: UInt32) -> String {
+    /// A key id as it is written in key texts and vectors: 8 lowercase hex digits.
+    public static func hex8(_ v: UInt32) -> String {
         let s = String(v, radix: 16)
         return String(repeating: "0", count: 8 - s.count) + s
     }

@@ -32,6 +32,11 @@ public enum FieldTag: UInt8, CaseIterable, Sendable {
     case prunedCount = 0x27
     case prunedType = 0x28
     case note = 0x29
+    case supersededBy = 0x2A
+    case prunedBy = 0x2B
+    case keyDigest = 0x2C
+    case prunedFlags = 0x2D
+    case prunedSet = 0x2E
 
     public static func isIgnorable(_ raw: UInt8) -> Bool { raw & 0x80 != 0 }
 }

@@ -42,6 +42,16 @@ public struct Record: Sendable, Equatable {
     public var prunedCount: UInt64?
     public var prunedType: RecordType?
     public var note: String?
+    /// Pruned records: the seq of the record that hid this version at every instant (§3.7).
+    public var supersededBy: UInt64?
+    /// Pruned records: the seq of the compaction record that pruned this one.
+    public var prunedBy: UInt64?
+    /// Pruned records: the keyed digest of the pruned version's collection and id (§3.7).
+    public var keyDigest: Hash32?
+    /// Pruned records: bit 0 = the pruned version was a put without valid time.
+    public var prunedFlags: UInt8?
+    /// Compaction records: the hash of the seqs this compaction prunes (§3.7).
+    public var prunedSet: Hash32?
     /// Ignorable fields (tag ≥ 0x80) this reader does not know, kept so bytes re-encode exactly.
     public var extraFields: [ExtraField] = []
     /// For a record type this reader does not know (ignorable types only): the raw field bytes.

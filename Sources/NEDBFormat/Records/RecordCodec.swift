@@ -92,6 +92,11 @@ public enum RecordCodec {
         u64(.prunedCount, r.prunedCount, &w)
         u8(.prunedType, r.prunedType?.rawValue, &w)
         text(.note, r.note, &w)
+        u64(.supersededBy, r.supersededBy, &w)
+        u64(.prunedBy, r.prunedBy, &w)
+        hash(.keyDigest, r.keyDigest, &w)
+        u8(.prunedFlags, r.prunedFlags, &w)
+        hash(.prunedSet, r.prunedSet, &w)
         flushExtras(below: 0x100, &w)
     }
 
@@ -269,6 +274,14 @@ public enum RecordCodec {
         case .prunedCount: try fixed(8); r.prunedCount = le64(v)
         case .prunedType: try fixed(1); r.prunedType = RecordType(rawValue: v[v.startIndex])
         case .note: r.note = try text(max: maxTextLength)
+        case .supersededBy: try fixed(8); r.supersededBy = le64(v)
+        case .prunedBy: try fixed(8); r.prunedBy = le64(v)
+        case .keyDigest: try fixed(32); r.keyDigest = Hash32(bytes: v)
+        case .prunedFlags:
+            try fixed(1)
+            guard v[v.startIndex] & ~1 == 0 else { throw fail("pruned_flags has unknown bits set (0x\(String(v[v.startIndex], radix: 16)))") }
+            r.prunedFlags = v[v.startIndex]
+        case .prunedSet: try fixed(32); r.prunedSet = Hash32(bytes: v)
         }
     }
 
@@ -329,8 +342,26 @@ public enum RecordCodec {
         if let pt = r.prunedType, pt == .pruned || pt == .genesis {
             throw fail("a \(pt) record cannot be pruned")
         }
+        if r.type == .pruned { try checkPruned(r, fail: fail) }
         if let cp = r.checkpointSeq, cp >= r.seq { throw fail("checkpoint seq \(cp) must be before the marker's seq \(r.seq)") }
         if let rs = r.retentionSeq, rs >= r.seq { throw fail("retention seq \(rs) must be before the compaction record's seq \(r.seq)") }
+    }
+
+    /// A pruned record is either of the legacy form (pruned_type alone, §3.7.2) or names its key
+    /// digest, the record that hid it and the compaction that pruned it, in order.
+    static func checkPruned(_ r: Record, fail: (String) -> FormatError) throws(FormatError) {
+        let named = [r.supersededBy != nil, r.prunedBy != nil, r.keyDigest != nil]
+        guard named.contains(true) || r.prunedFlags != nil else { return }
+        guard !named.contains(false) else {
+            throw fail("a pruned record names superseded_by, pruned_by and key_digest together, or none of them")
+        }
+        guard let s = r.supersededBy, let c = r.prunedBy, r.seq < s, s < c else {
+            throw fail("pruned record \(r.seq): superseded_by \(r.supersededBy ?? 0) and pruned_by \(r.prunedBy ?? 0) must follow it, in that order")
+        }
+        guard r.prunedType == .put || r.prunedType == .delete else {
+            throw fail("only put and delete records are pruned, not \(r.prunedType.map { "\($0)" } ?? "?")")
+        }
+        if r.prunedFlags != nil && r.prunedType != .put { throw fail("pruned_flags belongs to a pruned put") }
     }
 
     static func checkName(_ s: String, what: String, allowColon: Bool, max: Int,
@@ -410,6 +441,11 @@ extension RecordCodec {
         if r.prunedCount != nil { set(.prunedCount) }
         if r.prunedType != nil { set(.prunedType) }
         if r.note != nil { set(.note) }
+        if r.supersededBy != nil { set(.supersededBy) }
+        if r.prunedBy != nil { set(.prunedBy) }
+        if r.keyDigest != nil { set(.keyDigest) }
+        if r.prunedFlags != nil { set(.prunedFlags) }
+        if r.prunedSet != nil { set(.prunedSet) }
         return m
     }
 
@@ -446,6 +482,11 @@ extension RecordCodec {
         if r.prunedCount != nil { s.insert(.prunedCount) }
         if r.prunedType != nil { s.insert(.prunedType) }
         if r.note != nil { s.insert(.note) }
+        if r.supersededBy != nil { s.insert(.supersededBy) }
+        if r.prunedBy != nil { s.insert(.prunedBy) }
+        if r.keyDigest != nil { s.insert(.keyDigest) }
+        if r.prunedFlags != nil { s.insert(.prunedFlags) }
+        if r.prunedSet != nil { s.insert(.prunedSet) }
         return s
     }
 

@@ -40,6 +40,11 @@ public enum RecordJSON {
         if let v = r.prunedCount { o["pruned_count"] = .number(Double(v)) }
         set("pruned_type", r.prunedType?.name)
         set("note", r.note)
+        if let v = r.supersededBy { o["superseded_by"] = .number(Double(v)) }
+        if let v = r.prunedBy { o["pruned_by"] = .number(Double(v)) }
+        set("key_digest", r.keyDigest?.hex)
+        if let v = r.prunedFlags { o["pruned_flags"] = .number(Double(v)) }
+        set("pruned_set", r.prunedSet?.hex)
         if !r.extraFields.isEmpty {
             o["extra_fields"] = .array(r.extraFields.map { .object(["tag": .number(Double($0.tag)), "value": .string(Hex.encode($0.value))]) })
         }

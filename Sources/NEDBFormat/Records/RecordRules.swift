@@ -30,9 +30,10 @@ public struct RecordRules: Sendable {
         case .keyRotation:
             return RecordRules(required: [.keyId], optional: [])
         case .compaction:
-            return RecordRules(required: [.retentionSeq, .prunedCount], optional: [])
+            return RecordRules(required: [.retentionSeq, .prunedCount], optional: [.prunedSet])
         case .pruned:
-            return RecordRules(required: [.prunedType], optional: [])
+            return RecordRules(required: [.prunedType],
+                               optional: [.transaction, .supersededBy, .prunedBy, .keyDigest, .prunedFlags])
         case .annotation:
             return RecordRules(required: [.note], optional: [.client, .transaction])
         default:

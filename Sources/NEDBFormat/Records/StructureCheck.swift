@@ -68,11 +68,11 @@ public enum StructureCheck {
 
     static func fixedSize(_ tag: FieldTag) -> Int? {
         switch tag {
-        case .validFrom, .validTo, .confidence, .nonce, .checkpointSeq, .retentionSeq, .prunedCount: return 8
-        case .indexKind, .hashAlgorithm, .encryption, .prunedType: return 1
+        case .validFrom, .validTo, .confidence, .nonce, .checkpointSeq, .retentionSeq, .prunedCount, .supersededBy, .prunedBy: return 8
+        case .indexKind, .hashAlgorithm, .encryption, .prunedType, .prunedFlags: return 1
         case .transaction: return 12
         case .keyId: return 4
-        case .keyCommitment, .checkpointHash: return 32
+        case .keyCommitment, .checkpointHash, .keyDigest, .prunedSet: return 32
         case .storeId: return 16
         default: return nil
         }

@@ -17,11 +17,10 @@ struct SegmentCheck: Sendable {
     var lastChain: Hash32?
     var records: UInt64 = 0
     var pruned: UInt64 = 0
-    /// The highest seq of a pruned record, and the first pruned record's location.
-    var maxPrunedSeq: UInt64?
-    var prunedLocation: Location?
     var genesis: Record?
     var compaction: [Record] = []
+    /// Pruned records, decoded, with where they are (checked against the pruning rule, §3.7).
+    var prunedRecords: [(record: Record, at: Location)] = []
     /// Records before the first problem in this segment, their last chain hash, and the aligned
     /// subtrees covering them.
     var cleanCount: UInt64 = 0
@@ -133,8 +132,6 @@ extension StoreVerifier {
                 let contiguous = frame.seq == header.firstSeq + result.records
                 if frame.view.type == .pruned {
                     result.pruned += 1
-                    result.maxPrunedSeq = frame.seq
-                    if result.prunedLocation == nil { result.prunedLocation = at }
                 } else if full && !afterDamage, let computed = computedChain {
                     if computed != frame.view.storedChain {
                         // Either this record changed, or the one before was rewritten with its
@@ -154,11 +151,12 @@ extension StoreVerifier {
                     problem(.malformed(at, detail: "transaction time \(frame.time) is earlier than the previous record's \(t)"))
                 }
                 lastTime = frame.time
-                if frame.seq == 0 || frame.view.type == .genesis || frame.view.type == .compaction
+                if frame.seq == 0 || frame.view.type == .genesis || frame.view.type == .compaction || frame.view.type == .pruned
                     || options.checkDocuments || options.keyring != nil {
                     let found = check(frame: frame, at: at, header: header, options: options, keyOptions: keyOptions)
                     if let g = found.genesis { result.genesis = g }
                     if let c = found.compaction { result.compaction.append(c) }
+                    if let p = found.pruned { result.prunedRecords.append((p, at)) }
                     for p in found.problems { problem(p) }
                 }
                 if contiguous {
@@ -261,6 +259,7 @@ extension StoreVerifier {
     struct RecordFindings {
         var genesis: Record?
         var compaction: Record?
+        var pruned: Record?
         var problems: [FormatError] = []
     }
 
@@ -284,6 +283,7 @@ extension StoreVerifier {
             found.problems.append(.malformed(at, detail: "a genesis record may only appear at seq 0"))
         }
         if record.type == .compaction { found.compaction = record }
+        if record.type == .pruned { found.pruned = record }
         if let keyring = options.keyring, record.isSealed {
             do { record = try RecordSealer.open(record, keyring: keyring, location: at, options: keyOptions) } catch {
                 found.problems.append(error)

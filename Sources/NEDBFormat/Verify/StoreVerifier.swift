@@ -64,6 +64,7 @@ public enum StoreVerifier {
                 }
             }.map(\.element)
         let joined = join(checks, options: options, issues: &issues, report: &report)
+        checkPruning(checks, report: report, options: options, fs: fs, issues: &issues, notes: &report.notes)
         // What MANIFEST, REPLAY and the checkpoints say the log reached.
         let witnesses = report.storeId.map { witnessFiles.belonging(to: $0) } ?? WitnessReading()
         let lastSeq = checks.compactMap(\.lastSeq).max()
@@ -82,7 +83,9 @@ public enum StoreVerifier {
                           issues: &issues, notes: &report.notes)
         }
         if options.checkCheckpoints {
-            checkCheckpoints(checkpointFiles, layout: layout, joined: joined, options: options, report: &report, issues: &issues)
+            let prunings = checks.flatMap(\.compaction).filter { ($0.prunedCount ?? 0) > 0 }.map(\.seq)
+            checkCheckpoints(checkpointFiles, layout: layout, joined: joined, options: options, prunings: prunings,
+                             report: &report, issues: &issues)
         }
         report.omittedIssues = max(0, issues.count - options.maxIssues)
         report.issues = Array(issues.prefix(options.maxIssues))
@@ -160,8 +163,6 @@ public enum StoreVerifier {
         var headOpen = true          // still extending the clean prefix
         var previous: SegmentCheck? = nil
         var expectedNumber: UInt64 = 0
-        var maxRetention: UInt64? = nil
-        var maxPruned: (seq: UInt64, at: Location)? = nil
         for (index, check) in checks.enumerated() {
             let isLast = index == checks.count - 1
             report.segments.append(SegmentSummary(name: check.name, segmentNumber: check.header?.segmentNumber,
@@ -249,8 +250,6 @@ public enum StoreVerifier {
                     issues.append(.malformed(Location(file: check.path, seq: 0), detail: "the genesis record does not match the segment headers"))
                 }
             }
-            for c in check.compaction { maxRetention = max(maxRetention ?? 0, c.retentionSeq ?? 0) }
-            if let pruned = check.maxPrunedSeq { maxPruned = (max(maxPruned?.seq ?? 0, pruned), check.prunedLocation ?? at) }
             // Merkle: extend the global compact range with this segment's subtrees.
             if !linked { range = nil }
             if var r = range, r.size == header.firstSeq {
@@ -303,11 +302,40 @@ public enum StoreVerifier {
             previous = check
             expectedNumber = header.segmentNumber + 1
         }
-        if let pruned = maxPruned, pruned.seq > (maxRetention ?? 0) || maxRetention == nil {
-            issues.append(.malformed(pruned.at, detail: "record \(pruned.seq) is pruned but no compaction record declares a retention point at or after it"))
-        }
         report.head = joined.head
         return joined
+    }
+
+    /// Every pruned record against the pruning rule (§3.7); superseding records are read on demand.
+    static func checkPruning(_ checks: [SegmentCheck], report: VerifyReport, options: VerifyOptions, fs: FileSystem,
+                             issues: inout [FormatError], notes: inout [FormatError]) {
+        let pruned = checks.flatMap(\.prunedRecords)
+        guard !pruned.isEmpty, let storeId = report.storeId, let algorithm = report.hashAlgorithm else { return }
+        let compactions = checks.flatMap { c in c.compaction.map { PruningCheck.Compaction(record: $0, at: Location(file: c.path, seq: $0.seq)) } }
+        let check = PruningCheck(pruned: pruned, compactions: compactions, storeId: storeId, encrypted: report.encrypted,
+                                 algorithm: algorithm, keyring: options.keyring)
+        let found = check.run { seqs in readRecords(seqs, checks: checks, fs: fs, keyring: options.keyring) }
+        issues.append(contentsOf: found.issues)
+        notes.append(contentsOf: found.notes)
+    }
+
+    /// The records with these seqs, decoded (and opened, with a key), from the segments holding them.
+    static func readRecords(_ seqs: Set<UInt64>, checks: [SegmentCheck], fs: FileSystem, keyring: Keyring?) -> [UInt64: Record] {
+        var out: [UInt64: Record] = [:]
+        for c in checks {
+            guard let first = c.firstSeq, let last = c.lastSeq, seqs.contains(where: { $0 >= first && $0 <= last }),
+                  let segment = try? SegmentFile.open(fs: fs, path: c.path) else { continue }
+            var scanner = segment.scanner()
+            while let event = try? scanner.next() {
+                guard case let .record(frame) = event, seqs.contains(frame.seq),
+                      var r = try? frame.decode(file: c.path, options: RecordCodec.Options(checkCanonicalDocuments: false)) else { continue }
+                if r.isSealed, let keyring, let opened = try? RecordSealer.open(r, keyring: keyring, location: Location(file: c.path, seq: r.seq)) {
+                    r = opened
+                }
+                out[frame.seq] = r
+            }
+        }
+        return out
     }
 
     /// Files the format does not define (spec/FORMAT.md §1: readers ignore them), named as notes.
@@ -422,7 +450,7 @@ public enum StoreVerifier {
     }
 
     static func checkCheckpoints(_ files: [(name: String, header: CheckpointHeader, file: CheckpointFile)],
-                                 layout: StoreLayout, joined: Joined, options: VerifyOptions,
+                                 layout: StoreLayout, joined: Joined, options: VerifyOptions, prunings: [UInt64] = [],
                                  report: inout VerifyReport, issues: inout [FormatError]) {
         for file in files {
             let path = PathUtil.join(layout.checkpoints, file.name)
@@ -448,7 +476,13 @@ public enum StoreVerifier {
                         detail: "bound Merkle root \(h.root.hex) is not the log's \(rootCheck.hex) at seq \(h.seq)")
                 }
             }
-            if problem == nil, options.mode == .full, let hook = options.checkpointState {
+            // A checkpoint made before a pruning holds the unpruned state: nothing to compare it with (§3.7).
+            let beforePruning = prunings.contains { $0 > h.seq }
+            if beforePruning {
+                report.notes.append(.checkpointMismatch(Location(file: path, seq: h.seq),
+                    detail: "made before compaction record \(prunings.max() ?? 0) pruned history: its state is not compared with a replay of the pruned log"))
+            }
+            if problem == nil, !beforePruning, options.mode == .full, let hook = options.checkpointState {
                 problem = hook(h, file.file.bytes.slice(CheckpointHeader.length, file.file.payloadLength), path)
             }
             if let problem { issues.append(problem) }

@@ -144,8 +144,11 @@ struct Dump: ParsableCommand {
         case .defineIndex: detail = "\(r.indexField ?? "") \(r.indexKind?.description ?? "")"
         case .genesis: detail = "store \(r.storeId?.hex ?? "") \(r.hashAlgorithm?.description ?? "") encryption \(r.encryption?.description ?? "")"
         case .checkpointMarker: detail = "checkpoint at seq \(r.checkpointSeq ?? 0) hash \(r.checkpointHash?.hex ?? "")"
-        case .compaction: detail = "retention seq \(r.retentionSeq ?? 0), pruned \(r.prunedCount ?? 0)"
-        case .pruned: detail = "content removed by compaction (was \(r.prunedType?.name ?? "?"))"
+        case .compaction: detail = "retention seq \(r.retentionSeq ?? 0), pruned \(r.prunedCount ?? 0)" + (r.prunedSet.map { ", pruned set \($0.hex.prefix(16))…" } ?? "")
+        case .pruned:
+            detail = "content removed by compaction (was \(r.prunedType?.name ?? "?"))"
+            if let s = r.supersededBy, let c = r.prunedBy { detail += "; hidden by seq \(s), pruned by compaction record \(c)" }
+            else { detail += "; legacy form (revision 1.0): unchecked" }
         case .annotation: detail = r.note ?? ""
         default: detail = r.isSealed ? "(encrypted: give a key)" : ""
         }
