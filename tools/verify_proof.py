@@ -464,10 +464,16 @@ def verify(proof_text, key_text):
             raise ProofError("the document is not canonical JSON")
     chain = h(b"\x00" + leaf)
     position = seq
+    last_time = rtime
     for data in following:
-        ntype, nseq, _, nfields = decode_record(data)
+        ntype, nseq, ntime, nfields = decode_record(data)
         if nseq != position + 1:
             raise ProofError("following records must be consecutive")
+        if ntime < last_time:
+            raise ProofError("record %d is earlier than the record before it" % nseq)
+        last_time = ntime
+        if ntype == 0x7E:
+            raise ProofError("record %d is pruned: its chain hash cannot be recomputed" % nseq)
         if 0x13 in nfields:
             raise ProofError("following records are encrypted")
         if ntype in (0x02, 0x03) and record_key(nfields) == doc:

@@ -54,7 +54,14 @@ public enum ProofBuilder {
             guard asOf - m <= UInt64(maxFollowing) else {
                 throw Failure.tooLong("\(asOf - m) records follow the version at seq \(m); more than \(maxFollowing) (use --written, or a smaller --seq)")
             }
-            for s in (m + 1)...asOf { proof.next.append(try recordBytes(store, s)) }
+            for s in (m + 1)...asOf {
+                let bytes = try recordBytes(store, s)
+                // A pruned record's chain hash cannot be recomputed from its bytes (FORMAT §3.7).
+                if bytes.first == RecordType.pruned.rawValue {
+                    throw Failure.tooLong("record \(s), after the version at seq \(m), was pruned by compaction: the version cannot be shown unchanged through seq \(asOf) (use --written)")
+                }
+                proof.next.append(bytes)
+            }
             last = asOf
         }
         proof.asOf = last

@@ -82,6 +82,8 @@ struct ReplayTable: Sendable {
             var n: [Key: UInt64] = [:], i: [Key: UInt64] = [:]
             for _ in 0..<header.clientEntries { n[Key(a: try r.u64(), b: try r.u64())] = try r.u64() }
             for _ in 0..<header.idempotencyEntries { i[Key(a: try r.u64(), b: try r.u64())] = try r.u64() }
+            // A repeated key is not something a writer produces: rebuild rather than pick one.
+            guard n.count == Int(header.clientEntries), i.count == Int(header.idempotencyEntries) else { return nil }
             nonces = n
             idempotency = i
             return (header.seq, header.chain)

@@ -169,6 +169,10 @@ struct StoreRecovery {
             if !report.acceptedLoss.isEmpty {
                 report.salvaged = try salvage(file: tailFile, from: scan.end)
                 try setAsideCheckpoints(after: lastSeq, report: &report)
+            } else {
+                // A torn tail cannot be told from a changed last frame (FORMAT §13.1): its bytes
+                // are kept in lost+found (trailing zeros, reserved or never written, dropped).
+                report.salvaged = try salvage(file: tailFile, from: scan.end, trimZeros: true)
             }
             let writable = try fs.openForWriting(tailFile.path, create: false)
             defer { writable.close() }
@@ -356,10 +360,14 @@ struct StoreRecovery {
     // MARK: Point-in-time recovery
 
     /// Copies the bytes from `offset` to the end into `lost+found/` before they are truncated.
-    func salvage(file: SegmentFile, from offset: UInt64) throws -> (path: String, bytes: UInt64) {
+    func salvage(file: SegmentFile, from offset: UInt64, trimZeros: Bool = false) throws -> (path: String, bytes: UInt64)? {
+        var bytes = try file.read(at: offset, count: Int(file.size - offset))
+        if trimZeros {
+            while bytes.last == 0 { bytes.removeLast() }
+            if bytes.isEmpty { return nil }
+        }
         let dir = PathUtil.join(opener.directory, "lost+found")
         try fs.createDirectory(dir)
-        let bytes = try file.read(at: offset, count: Int(file.size - offset))
         let target = PathUtil.join(dir, "\(file.name).\(offset).\(options.clock())")
         try fs.writeAtomically(bytes, to: target)
         return (target, UInt64(bytes.count))

@@ -122,6 +122,62 @@ public enum Fixtures {
         out.append(Expectation(name: "torn-tail-zeros", description: "the last record's header reached the disk but its bytes are zeros, then 300 zero bytes (a file extended but not written)",
                                errors: ["torn_tail"], primary: "torn_tail", headSeq: 23))
 
+        // A transaction of three records of which the last never reached the disk, cut at a frame
+        // boundary: no torn bytes, only the transaction mark says the write was interrupted.
+        let partial = try builder(seed: 5, count: 20, perSegment: 1000)
+        for i in 0..<3 {
+            var r = Record(type: .put, seq: 0, time: 0)
+            r.collection = "orders"; r.id = "o\(i)"; r.document = JCS.serialize(["line": .number(Double(i))])
+            r.transaction = TransactionMark(firstSeq: 21, count: 3)
+            _ = try partial.append(r)
+        }
+        try partial.write(to: try fresh("incomplete-transaction"))
+        bytes = try FileEdits.read(segment("incomplete-transaction", 0))
+        bytes.removeLast(try FileEdits.frames(in: segment("incomplete-transaction", 0)).last!.length)
+        try FileEdits.write(bytes, to: segment("incomplete-transaction", 0))
+        out.append(Expectation(name: "incomplete-transaction", description: "records 21 and 22 of a three-record transaction, record 23 missing at a frame boundary: an interrupted write (§3.6), not part of the verified prefix",
+                               errors: ["torn_tail"], primary: "torn_tail", headSeq: 20))
+
+        // Pruned stores, revision 1.1 and the legacy form of 1.0: record 1 (a put of users:a) is
+        // hidden by the put at 2 and pruned by the compaction record at 4 (retention 3).
+        for legacyForm in [false, true] {
+            let name = legacyForm ? "pruned-legacy" : "pruned"
+            var options = LogBuilder.Options(storeId: storeId(6))
+            options.origin = "nedb.example/fixture-6"
+            let log = try LogBuilder(options: options)
+            for (id, n) in [("a", 1), ("a", 2), ("b", 1)] {
+                var r = Record(type: .put, seq: 0, time: 0)
+                r.collection = "users"; r.id = id; r.document = JCS.serialize(["n": .number(Double(n))])
+                _ = try log.append(r)
+            }
+            var c = Record(type: .compaction, seq: 0, time: 0)
+            c.retentionSeq = 3; c.prunedCount = 1
+            if !legacyForm { c.prunedSet = KeyDerivation.prunedSet([1]) }
+            _ = try log.append(c)
+            try log.write(to: try fresh(name))
+            var b = try FileEdits.read(segment(name, 0))
+            let victim = try FileEdits.frames(in: segment(name, 0))[1]
+            var p = Record(type: .pruned, seq: 1, time: log.records[1].time)
+            p.prunedType = .put
+            if !legacyForm {
+                p.supersededBy = 2; p.prunedBy = 4; p.prunedFlags = 1
+                p.keyDigest = KeyDerivation.prunedKeyDigest(key: KeyDerivation.prunedDigestKey(storeId: storeId(6), encrypted: false, keyring: nil)!,
+                                                           collection: "users", id: "a")
+            }
+            let body = RecordCodec.encodeBody(p)
+            var frame = ByteWriter()
+            frame.u32(UInt32(body.count + 1)); frame.u32(0); frame.u8(RecordType.pruned.rawValue); frame.append(body)
+            frame.hash(FileEdits.storedChain(b, frameAt: victim.offset))
+            var pruned = frame.bytes
+            FileEdits.fixCRC(&pruned, frameAt: 0)
+            b.replaceSubrange(victim.offset..<(victim.offset + victim.length), with: pruned)
+            try FileEdits.write(b, to: segment(name, 0))
+            out.append(Expectation(name: name, description: legacyForm
+                    ? "record 1 pruned in the legacy form of revision 1.0 (pruned_type only), covered by a compaction record without pruned_set: verifies, with a note that the pruning cannot be checked"
+                    : "record 1 pruned (revision 1.1): it names its key digest, the put at 2 that hides it and compaction record 4, whose pruned_set is {1}",
+                                   errors: [], primary: nil, headSeq: 4))
+        }
+
         try small.write(to: try fresh("reserved-tail"))
         bytes = try FileEdits.read(segment("reserved-tail", 0))
         bytes.append(contentsOf: [UInt8](repeating: 0, count: 4096))

@@ -144,6 +144,7 @@ extension ProofFile {
         }
         var chain = algorithm.hash([0x00] + leaf)
         var position = seq
+        var lastTime = record.time
         for bytes in next {
             guard !bytes.isEmpty else { throw ProofFailure(reason: "empty next record") }
             let t = RecordType(rawValue: bytes[0])
@@ -152,6 +153,9 @@ extension ProofFile {
                 throw ProofFailure(reason: "a following record does not decode: \(error.detail)")
             }
             guard r.seq == position + 1 else { throw ProofFailure(reason: "following records must be consecutive (found seq \(r.seq))") }
+            guard r.time >= lastTime else { throw ProofFailure(reason: "record \(r.seq) is earlier than the record before it") }
+            lastTime = r.time
+            guard r.type != .pruned else { throw ProofFailure(reason: "record \(r.seq) is pruned: its chain hash cannot be recomputed") }
             guard !r.isSealed else { throw ProofFailure(reason: "following records are encrypted: they cannot show the document unchanged") }
             if (r.type == .put || r.type == .delete), r.key == document {
                 throw ProofFailure(reason: "record \(r.seq) changes \(document ?? "") again")

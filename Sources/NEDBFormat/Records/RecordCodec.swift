@@ -449,45 +449,10 @@ extension RecordCodec {
         return m
     }
 
-    /// The field tags present in `record`.
+    /// The field tags present in `record` (from `presentMask`: one list of fields, not two).
     public static func presentTags(_ r: Record) -> Set<FieldTag> {
-        var s = Set<FieldTag>()
-        if r.collection != nil { s.insert(.collection) }
-        if r.id != nil { s.insert(.id) }
-        if r.document != nil { s.insert(.document) }
-        if r.validFrom != nil { s.insert(.validFrom) }
-        if r.validTo != nil { s.insert(.validTo) }
-        if !r.causedBy.isEmpty { s.insert(.causedBy) }
-        if r.evidence != nil { s.insert(.evidence) }
-        if r.confidence != nil { s.insert(.confidence) }
-        if r.client != nil { s.insert(.client) }
-        if r.nonce != nil { s.insert(.nonce) }
-        if r.idempotencyKey != nil { s.insert(.idempotencyKey) }
-        if r.relation != nil { s.insert(.relation) }
-        if r.targetCollection != nil { s.insert(.targetCollection) }
-        if r.targetId != nil { s.insert(.targetId) }
-        if r.indexField != nil { s.insert(.indexField) }
-        if r.indexKind != nil { s.insert(.indexKind) }
-        if r.transaction != nil { s.insert(.transaction) }
-        if r.keyId != nil { s.insert(.keyId) }
-        if r.sealed != nil { s.insert(.sealed) }
-        if r.keyCommitment != nil { s.insert(.keyCommitment) }
-        if r.storeId != nil { s.insert(.storeId) }
-        if r.hashAlgorithm != nil { s.insert(.hashAlgorithm) }
-        if r.origin != nil { s.insert(.origin) }
-        if r.encryption != nil { s.insert(.encryption) }
-        if r.checkpointSeq != nil { s.insert(.checkpointSeq) }
-        if r.checkpointHash != nil { s.insert(.checkpointHash) }
-        if r.retentionSeq != nil { s.insert(.retentionSeq) }
-        if r.prunedCount != nil { s.insert(.prunedCount) }
-        if r.prunedType != nil { s.insert(.prunedType) }
-        if r.note != nil { s.insert(.note) }
-        if r.supersededBy != nil { s.insert(.supersededBy) }
-        if r.prunedBy != nil { s.insert(.prunedBy) }
-        if r.keyDigest != nil { s.insert(.keyDigest) }
-        if r.prunedFlags != nil { s.insert(.prunedFlags) }
-        if r.prunedSet != nil { s.insert(.prunedSet) }
-        return s
+        let mask = presentMask(r)
+        return Set(FieldTag.allCases.filter { mask & (1 << UInt64($0.rawValue & 0x3F)) != 0 })
     }
 
     /// Checks a plaintext record before it is written, by the same rules a reader applies, so a
@@ -505,6 +470,10 @@ extension RecordCodec {
         }
         guard r.type.isKnown || r.type.isIgnorable else { throw fail("unknown record type \(r.type)") }
         try validate(r, presentMask: presentMask(record), fail: fail)
+        // Writer-only rules (§3.4): readers accept what revision 1.0 writers could write.
+        if r.client?.isEmpty == true { throw fail("client must not be empty") }
+        if r.idempotencyKey?.isEmpty == true { throw fail("idempotency key must not be empty") }
+        if let o = r.origin { try checkName(o, what: "origin", allowColon: true, max: maxCollectionLength, fail: fail) }
         var size = 64 + (r.document?.count ?? 0) + (r.evidence?.utf8.count ?? 0) + (r.note?.utf8.count ?? 0) + (r.sealed?.count ?? 0)
         size += r.causedBy.count * 8 + (r.unknownFieldBytes?.count ?? 0) + r.extraFields.reduce(0) { $0 + $1.value.count + 6 }
         if size + 8192 > maxRecordLength, encodeBody(record).count + 1 > maxRecordLength {

@@ -51,6 +51,36 @@ public enum StructureCheck {
         return nil
     }
 
+    /// The transaction mark of a body that passed `check`, read in place (nil when it has none).
+    public static func transactionMark(body: UnsafeRawBufferPointer) -> TransactionMark? {
+        var position = 16
+        while position < body.count {
+            let tag = body[position]
+            position += 1
+            var length = 0
+            var shift = 0
+            while position < body.count {
+                let b = body[position]
+                position += 1
+                length |= Int(b & 0x7F) << shift
+                if b & 0x80 == 0 { break }
+                shift += 7
+                if shift > 28 { return nil }
+            }
+            if tag == FieldTag.transaction.rawValue {
+                guard length == 12, position + 12 <= body.count else { return nil }
+                var first: UInt64 = 0, count: UInt32 = 0
+                for i in 0..<8 { first |= UInt64(body[position + i]) << (8 * UInt64(i)) }
+                for i in 0..<4 { count |= UInt32(body[position + 8 + i]) << (8 * UInt32(i)) }
+                return TransactionMark(firstSeq: first, count: count)
+            }
+            if tag > FieldTag.transaction.rawValue { return nil }
+            guard length <= body.count - position else { return nil }
+            position += length
+        }
+        return nil
+    }
+
     static func mask(_ tags: Set<FieldTag>) -> UInt64 {
         tags.reduce(0) { $0 | 1 << UInt64($1.rawValue & 0x3F) }
     }

@@ -22,6 +22,10 @@ public enum Magic {
 
 /// Checks a file's version pair; `forWriting` also enforces the write version.
 func checkVersions(read: UInt16, write: UInt16, what: String, location: Location, forWriting: Bool) throws(FormatError) {
+    // Version 0 is never written (§2.2): it is not an old version but damage.
+    if read == 0 || write == 0 {
+        throw .malformed(location, detail: "\(what) header has version \(read == 0 ? "read" : "write") 0, which is never written")
+    }
     if read > FormatVersion.read {
         throw .unsupportedVersion(location, what: "\(what) read", found: read, supported: FormatVersion.read)
     }

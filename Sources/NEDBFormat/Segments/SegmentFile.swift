@@ -12,9 +12,13 @@ public final class SegmentFile: @unchecked Sendable {
     /// Set when the file ends with a trailer magic but the footer is damaged or unusable.
     public let footerError: FormatError?
 
+    /// Where the records end according to an intact trailer whose footer is otherwise unusable.
+    public let trailerDataEnd: UInt64?
+
     public var isSealed: Bool { footer != nil || footerError != nil }
     /// Where the record data ends (the footer starts), or the file size for an unsealed segment.
-    public var dataEnd: UInt64 { footer?.dataEnd ?? size }
+    /// A damaged footer whose trailer is intact still says where the records end (§7).
+    public var dataEnd: UInt64 { footer?.dataEnd ?? trailerDataEnd ?? size }
 
     /// Opens and checks the header; the footer is parsed when present. Header damage throws.
     public static func open(fs: FileSystem, path: String, limitSize: UInt64? = nil) throws(FormatError) -> SegmentFile {
@@ -40,7 +44,13 @@ public final class SegmentFile: @unchecked Sendable {
             return .failure(error)
         }
         let (footer, footerError) = loadFooter(file: file, path: path, size: size, header: header)
-        return .success(SegmentFile(path: path, file: file, size: size, header: header, footer: footer, footerError: footerError))
+        var trailerEnd: UInt64? = nil
+        if footer == nil && footerError != nil {
+            trailerEnd = FooterIndex.trailerDataEnd(fileSize: size, headerLength: Int(header.headerLength),
+                                                    reader: { (offset, count) throws(FormatError) -> [UInt8] in try readConverting(file, offset, count) })
+        }
+        return .success(SegmentFile(path: path, file: file, size: size, header: header, footer: footer, footerError: footerError,
+                                    trailerDataEnd: trailerEnd))
     }
 
     private static func loadFooter(file: ReadableFile, path: String, size: UInt64,
@@ -62,7 +72,9 @@ public final class SegmentFile: @unchecked Sendable {
         return (footer, nil)
     }
 
-    init(path: String, file: ReadableFile, size: UInt64, header: SegmentHeader, footer: FooterIndex?, footerError: FormatError?) {
+    init(path: String, file: ReadableFile, size: UInt64, header: SegmentHeader, footer: FooterIndex?, footerError: FormatError?,
+         trailerDataEnd: UInt64? = nil) {
+        self.trailerDataEnd = trailerDataEnd
         self.path = path
         self.name = PathUtil.lastComponent(path)
         self.file = file

@@ -222,6 +222,9 @@ public struct FooterIndex: Sendable, Equatable {
                 throw .malformed(Location(file: file, offset: tocOffset + UInt64(o)), detail: "footer chunk \(id) lies outside the footer")
             }
             if chunk.required && !SegmentFooter.knownChunks.contains(id) { usable = false }
+            guard !chunks.contains(where: { $0.id == id }) else {
+                throw .malformed(Location(file: file, offset: tocOffset + UInt64(o)), detail: "footer chunk \(id) appears twice in the TOC")
+            }
             chunks.append(chunk)
         }
         guard let metaChunk = chunks.first(where: { $0.id == "META" }) else {
@@ -233,6 +236,19 @@ public struct FooterIndex: Sendable, Equatable {
         let metaBytes = try index.load(metaChunk, file: file, reader: reader)
         index.meta = try FooterMeta.decode(metaBytes, location: Location(file: file, offset: metaChunk.offset))
         return index
+    }
+
+    /// The data end of an intact trailer (magic and CRC valid, offsets plausible), whatever the
+    /// state of the rest of the footer; nil otherwise.
+    public static func trailerDataEnd(fileSize: UInt64, headerLength: Int, reader: Reader) -> UInt64? {
+        let trailerLength = UInt64(SegmentFooter.trailerLength)
+        guard fileSize >= UInt64(headerLength) + trailerLength,
+              let trailer = try? reader(fileSize - trailerLength, SegmentFooter.trailerLength),
+              trailer.count == SegmentFooter.trailerLength, Array(trailer[32..<40]) == Magic.footerEnd,
+              let stored = try? Peek.u32(trailer, 28), stored == CRC32C.checksum(Array(trailer[0..<28])),
+              let dataEnd = try? Peek.u64(trailer, 0), dataEnd >= UInt64(headerLength), dataEnd <= fileSize - trailerLength
+        else { return nil }
+        return dataEnd
     }
 
     public func chunk(_ id: String) -> FooterChunk? { chunks.first { $0.id == id } }

@@ -19,6 +19,8 @@ struct SegmentCheck: Sendable {
     var pruned: UInt64 = 0
     var genesis: Record?
     var compaction: [Record] = []
+    /// A transaction still open at the end of the segment: where it starts.
+    var incompleteTransaction: Location?
     /// Pruned records, decoded, with where they are (checked against the pruning rule, §3.7).
     var prunedRecords: [(record: Record, at: Location)] = []
     /// Records before the first problem in this segment, their last chain hash, and the aligned
@@ -79,6 +81,8 @@ extension StoreVerifier {
         var lastTime: Microseconds? = nil
         let keyOptions = RecordCodec.Options(checkCanonicalDocuments: true)
         var bytesSinceReport: UInt64 = 0
+        /// The transaction being read (§3.6): its mark, where it starts, and the clean prefix before it.
+        var openTransaction: (mark: TransactionMark, at: Location, countBefore: UInt64, chainBefore: Hash32?)? = nil
         func decomposition(upTo end: UInt64) -> [(level: Int, hash: Hash32)] {
             if buildLevels { levels.catchUp() }
             return (buildLevels ? levels : storedLevels ?? levels).decomposition(upTo: end)
@@ -119,6 +123,7 @@ extension StoreVerifier {
                 result.damages.append(d)
                 endClean()
                 afterDamage = true
+                openTransaction = nil     // its records may be in the damage already reported
             case let .record(frame):
                 var at: Location { Location(file: path, offset: frame.offset, seq: frame.seq) }
                 if frame.seq != expected {
@@ -159,6 +164,28 @@ extension StoreVerifier {
                     if let p = found.pruned { result.prunedRecords.append((p, at)) }
                     for p in found.problems { problem(p) }
                 }
+                let mark = frame.buffer.withUnsafeBytes { raw in
+                    StructureCheck.transactionMark(body: UnsafeRawBufferPointer(rebasing: raw[frame.view.bodyRange]))
+                }
+                if let open = openTransaction, mark != open.mark {
+                    problem(.malformed(at, detail: "transaction of \(open.mark.count) records from seq \(open.mark.firstSeq) ends after \(frame.seq - open.mark.firstSeq) of them"))
+                    // Not a whole transaction: none of it is in the verified prefix.
+                    if result.cleanCount > open.countBefore {
+                        result.cleanCount = open.countBefore
+                        result.cleanChain = open.countBefore > 0 ? open.chainBefore : nil
+                        result.cleanDecomposition = decomposition(upTo: header.firstSeq + open.countBefore)
+                    }
+                    openTransaction = nil
+                }
+                if let open = openTransaction {
+                    if frame.seq == open.mark.firstSeq &+ UInt64(open.mark.count) &- 1 { openTransaction = nil }
+                } else if let mark {
+                    if mark.firstSeq != frame.seq {
+                        problem(.malformed(at, detail: "record \(frame.seq) is marked as part of the transaction from seq \(mark.firstSeq), which does not start there"))
+                    } else if mark.count > 1 {
+                        openTransaction = (mark, at, result.records, result.lastChain)
+                    }
+                }
                 if contiguous {
                     offsets.append(frame.offset)
                     if buildLevels {
@@ -195,6 +222,17 @@ extension StoreVerifier {
         }
         progress.add(bytesSinceReport)
         result.lastTime = lastTime
+        // A transaction that does not end in its segment: an interrupted write at the end of the
+        // log (the join decides), never acknowledged, so not part of the verified prefix.
+        if let open = openTransaction {
+            result.incompleteTransaction = open.at
+            if clean || result.cleanCount > open.countBefore {
+                clean = false
+                result.cleanCount = open.countBefore
+                result.cleanChain = open.countBefore > 0 ? open.chainBefore : nil
+                result.cleanDecomposition = decomposition(upTo: header.firstSeq + open.countBefore)
+            }
+        }
         if !buildLevels, let stored = storedLevels {
             for seq in checkpointSeqs where result.checkpointChains[seq] != nil {
                 result.checkpointDecompositions[seq] = stored.decomposition(upTo: seq + 1)

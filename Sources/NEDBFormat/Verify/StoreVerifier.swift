@@ -86,6 +86,15 @@ public enum StoreVerifier {
             let prunings = checks.flatMap(\.compaction).filter { ($0.prunedCount ?? 0) > 0 }.map(\.seq)
             checkCheckpoints(checkpointFiles, layout: layout, joined: joined, options: options, prunings: prunings,
                              report: &report, issues: &issues)
+            // Record N+1 must vouch for the file, or no reader loads it (spec/STATE.md §8): a note.
+            let markers = readRecords(Set(checkpointFiles.map { $0.header.seq + 1 }), checks: checks, fs: fs, keyring: nil)
+            for f in checkpointFiles where joined.chains[f.header.seq] == f.header.chainHead {
+                let m = markers[f.header.seq + 1]
+                if m?.type != .checkpointMarker || m?.checkpointSeq != f.header.seq || m?.checkpointHash != f.file.hash {
+                    report.notes.append(.checkpointMismatch(Location(file: PathUtil.join(layout.checkpoints, f.name), seq: f.header.seq),
+                        detail: "record \(f.header.seq + 1) is not the checkpoint record vouching for this file: readers never load it"))
+                }
+            }
         }
         report.omittedIssues = max(0, issues.count - options.maxIssues)
         report.issues = Array(issues.prefix(options.maxIssues))
@@ -99,7 +108,9 @@ public enum StoreVerifier {
     static func settleLastSegment(_ checks: inout [SegmentCheck], options: VerifyOptions, fs: FileSystem,
                                   checkpointSeqs: Set<UInt64>) {
         guard let i = checks.indices.last, checks[i].header != nil else { return }
-        func endsTorn(_ c: SegmentCheck) -> Bool { !c.sealed && (c.damages.last?.reachesEnd ?? false) || !c.issues.isEmpty && !c.sealed }
+        func endsTorn(_ c: SegmentCheck) -> Bool {
+            !c.sealed && ((c.damages.last?.reachesEnd ?? false) || !c.issues.isEmpty || c.incompleteTransaction != nil)
+        }
         var attempts = 0
         while endsTorn(checks[i]) && attempts < 5 {
             attempts += 1
@@ -240,6 +251,13 @@ public enum StoreVerifier {
                         detail: "\(d.end - d.start) bytes at the end of the log do not form a complete record (\(d.reason.detail))"))
                 } else {
                     segmentIssues.append(d.reason)
+                }
+            }
+            if let at = check.incompleteTransaction {
+                if isLast && !check.sealed {
+                    segmentIssues.append(.tornTail(at, detail: "the transaction starting at seq \(at.seq ?? 0) is incomplete at the end of the log (an interrupted write: a writer drops it)"))
+                } else {
+                    segmentIssues.append(.malformed(at, detail: "the transaction starting at seq \(at.seq ?? 0) does not end in its segment"))
                 }
             }
             segmentIssues.sort { ($0.location.offset ?? 0) < ($1.location.offset ?? 0) }

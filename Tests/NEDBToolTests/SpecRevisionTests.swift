@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import NEDBFormat
+import NEDBStore
+
+/// What FORMAT revision 1.1 settled that 1.0 left open (spec/FORMAT.md Appendix C), each checked
+/// on real files.
+@Suite struct SpecRevisionTests {
+    func copyFixture(_ name: String, to s: Scratch) throws -> String {
+        try FileManager.default.copyItem(atPath: Tools.fixtures + "/" + name, toPath: s.sub(name))
+        return s.sub(name)
+    }
+
+    func segments(_ dir: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dir + "/segments").sorted().map { dir + "/segments/" + $0 }
+    }
+
+    @Test func versionZeroIsDamageNotAnOldVersion() throws {
+        let s = Scratch()
+        let dir = try copyFixture("valid-small", to: s)
+        let path = try segments(dir)[0]
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[8] = 0; bytes[9] = 0
+        let crc = CRC32C.checksum(Array(bytes[0..<124]))
+        bytes.replaceSubrange(124..<128, with: withUnsafeBytes(of: crc.littleEndian) { Array($0) })
+        #expect(throws: FormatError.self) { try SegmentHeader.decode(Array(bytes[0..<128])) }
+        do { _ = try SegmentHeader.decode(Array(bytes[0..<128])) } catch { #expect(error.id == "malformed") }
+    }
+
+    @Test func aRepeatedFooterChunkIsMalformed() throws {
+        let s = Scratch()
+        let dir = try copyFixture("multi-segment", to: s)
+        let path = try segments(dir)[0]
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let trailer = bytes.count - 40
+        func u64(_ o: Int) -> Int { (0..<8).reduce(0) { $0 | Int(bytes[o + $1]) << (8 * $1) } }
+        let toc = u64(trailer + 8)
+        // The second chunk takes the first one's id; TOC and trailer CRCs recomputed.
+        bytes.replaceSubrange((toc + 4 + 32)..<(toc + 4 + 36), with: Array(bytes[(toc + 4)..<(toc + 8)]))
+        let tocLength = (0..<4).reduce(0) { $0 | Int(bytes[trailer + 16 + $1]) << (8 * $1) }
+        let tocCRC = CRC32C.checksum(Array(bytes[toc..<(toc + tocLength)]))
+        bytes.replaceSubrange((trailer + 20)..<(trailer + 24), with: withUnsafeBytes(of: tocCRC.littleEndian) { Array($0) })
+        let trailerCRC = CRC32C.checksum(Array(bytes[trailer..<(trailer + 28)]))
+        bytes.replaceSubrange((trailer + 28)..<(trailer + 32), with: withUnsafeBytes(of: trailerCRC.littleEndian) { Array($0) })
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let verify = try Tools.run("nedb-verify", [dir, "--json"])
+        #expect(verify.code == 1)
+        #expect(verify.out.contains("appears twice"), "\(verify.out)")
+        // Footers are derived: the records still verify, the verified prefix reaches the head.
+        #expect(try Tools.json(verify.out)["head"]?["seq"]?.numberValue == 600)
+    }
+
+    @Test func writersRefuseEmptyIdentifiers() throws {
+        let s = Scratch()
+        var options = StoreOptions(); options.durability = .none
+        let store = try LogStore.open(s.sub("db"), options: options)
+        defer { try? store.close() }
+        for (client, key) in [("", nil), ("app", ""), ] as [(String, String?)] {
+            var r = Record(type: .put, seq: 0, time: 0)
+            r.collection = "c"; r.id = "i"; r.document = JCS.serialize(["v": 1])
+            r.client = client; r.nonce = 1; r.idempotencyKey = key
+            #expect(throws: StoreError.self) { try store.append(r) }
+        }
+        #expect(store.lastSeq == 0)
+    }
+
+    @Test func aTruncatedTornTailIsKeptInLostAndFound() throws {
+        let s = Scratch()
+        let dir = try copyFixture("torn-tail", to: s)
+        let before = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try segments(dir)[0])))
+        var options = StoreOptions(); options.create = false
+        let store = try LogStore.open(dir, options: options)
+        try store.close()
+        let after = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try segments(dir)[0])))
+        let kept = try FileManager.default.contentsOfDirectory(atPath: dir + "/lost+found")
+        #expect(kept.count == 1)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/lost+found/" + kept[0])))
+        // Exactly the cut bytes: the truncated file plus them is the file before.
+        #expect(!bytes.isEmpty && Array(after.prefix(after.count)) + bytes == Array(before.prefix(after.count + bytes.count)))
+        #expect(try Tools.run("nedb-verify", [dir]).code == 0)
+    }
+
+    @Test func transactionMarksThatDoNotFitAreMalformed() throws {
+        let s = Scratch()
+        let builder = try LogBuilder(options: LogBuilder.Options(storeId: StoreID(bytes: [UInt8](repeating: 9, count: 16))!))
+        for i in 0..<6 {
+            var r = Record(type: .put, seq: 0, time: 0)
+            r.collection = "c"; r.id = "i\(i)"; r.document = JCS.serialize(["v": .number(Double(i))])
+            // Seqs 2–4 claim a transaction of four records from seq 2; seq 5 carries no mark.
+            if (1...3).contains(i) { r.transaction = TransactionMark(firstSeq: 2, count: 4) }
+            _ = try builder.append(r)
+        }
+        try builder.write(to: s.sub("db"))
+        let verify = try Tools.run("nedb-verify", [s.sub("db"), "--json"])
+        #expect(verify.code == 1)
+        let messages = try Tools.json(verify.out)["issues"]?.arrayValue?.compactMap { $0["message"]?.stringValue } ?? []
+        #expect(messages.contains { $0.contains("ends after 3 of them") }, "\(messages)")
+        #expect(try Tools.json(verify.out)["verdict"]?.stringValue == "corruption")
+        // The broken transaction is not in the verified prefix: it ends before seq 2.
+        #expect(try Tools.json(verify.out)["head"]?["seq"]?.numberValue == 1)
+    }
+}
