@@ -104,6 +104,22 @@ import NEDBState
         #expect(again.code == 2 && again.err.contains("pruned"), "\(again.err)")
     }
 
+    /// In an encrypted store the key digests are keyed by data key 0: with the key every pruned
+    /// record is checked against the record that hid it; without it only order and commitment.
+    @Test func encryptedPruningIsCheckedWithTheKey() throws {
+        let s = Scratch()
+        let key = Hex.encode(SecureRandom.bytes(32))
+        try key.write(toFile: s.sub("k"), atomically: true, encoding: .utf8)
+        for i in 0..<30 {
+            #expect(try Tools.run("nedb", ["put", s.sub("db"), "users", "u\(i % 4)", "{\"n\": \(i)}", "--key-file", s.sub("k")]).code == 0)
+        }
+        #expect(try Tools.run("nedb-compact", [s.sub("db"), "--retain-from", "25", "--key-file", s.sub("k")]).code == 0)
+        let keyed = try Tools.run("nedb-verify", [s.sub("db"), "--key-file", s.sub("k"), "--json"])
+        #expect(keyed.code == 0 && !keyed.out.contains("could not be read"), "\(keyed.out)")
+        let keyless = try Tools.run("nedb-verify", [s.sub("db"), "--json"])
+        #expect(keyless.code == 0 && keyless.out.contains("could not be read"), "\(keyless.out)")
+    }
+
     /// The attack of issue 13: a document's current version replaced by a pruned record with the
     /// same chain hash, footer and manifest rebuilt. It passed verification before pruned records
     /// named what they pruned and compaction records committed to the set.

@@ -96,15 +96,5 @@ public enum StructureCheck {
         RecordRules.plaintext(RecordType(rawValue: UInt8(raw))).map { mask($0.required.union($0.optional)) } ?? 0
     }
 
-    static func fixedSize(_ tag: FieldTag) -> Int? {
-        switch tag {
-        case .validFrom, .validTo, .confidence, .nonce, .checkpointSeq, .retentionSeq, .prunedCount, .supersededBy, .prunedBy: return 8
-        case .indexKind, .hashAlgorithm, .encryption, .prunedType, .prunedFlags: return 1
-        case .transaction: return 12
-        case .keyId: return 4
-        case .keyCommitment, .checkpointHash, .keyDigest, .prunedSet: return 32
-        case .storeId: return 16
-        default: return nil
-        }
-    }
+    static func fixedSize(_ tag: FieldTag) -> Int? { tag.fixedSize }
 }
