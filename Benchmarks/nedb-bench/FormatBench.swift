@@ -110,3 +110,30 @@ enum BenchError: Error, CustomStringConvertible {
     case failed(String)
     var description: String { if case let .failed(s) = self { return s }; return "" }
 }
+
+extension FormatBench {
+    /// Profiling aid: nanoseconds per record for presence, validation, encoding, decoding and the
+    /// JSON view of 100K put records (the format suite's records).
+    static func codecLoop() {
+        var random = DeterministicRandom(seed: 42)
+        let records: [Record] = (0..<100_000).map { i in
+            var r = Record(type: .put, seq: UInt64(i + 1), time: 1_700_000_000_000_000 + Int64(i))
+            r.collection = "users"; r.id = "user\(i)"; r.document = JCS.serialize(BenchData.document(i, random: &random))
+            return r
+        }
+        var sink = 0
+        func ns(_ n: Int, _ body: () throws -> Void) rethrows -> String { "\(Int(try Clock.time(body) * 1e9 / Double(n))) ns" }
+        print("presentMask", ns(records.count) { for r in records { sink &+= Int(truncatingIfNeeded: RecordCodec.presentMask(r)) } })
+        print("validateForWriting", (try? ns(records.count) { for r in records { try RecordCodec.validateForWriting(r, checkDocument: false) } }) ?? "failed")
+        print("encodeBody", ns(records.count) { for r in records { sink &+= RecordCodec.encodeBody(r).count } })
+        let bodies = records.map { RecordCodec.encodeBody($0) }
+        print("decode", (try? ns(records.count) {
+            for (r, b) in zip(records, bodies) {
+                sink &+= try RecordCodec.decode(type: r.type, bytes: b, bodyStart: 0, bodyEnd: b.count,
+                                                options: RecordCodec.Options(checkCanonicalDocuments: false)).causedBy.count
+            }
+        }) ?? "failed")
+        print("json", ns(10_000) { for r in records.prefix(10_000) { if case let .object(o) = RecordJSON.encode(r) { sink &+= o.count } } })
+        if sink == 42 { print(sink) }
+    }
+}

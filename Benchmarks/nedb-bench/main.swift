@@ -41,6 +41,9 @@ do {
             guard arguments.count == 3, let n = Int(arguments[1]) else { print("usage: nedb-bench dataset COUNT DIR"); exit(2) }
             try EngineDataset(count: n, quick: quick).write(to: arguments[2])
             exit(0)
+        case "codec-loop":       // profiling aid: ns per record for each step of encoding and decoding
+            FormatBench.codecLoop()
+            tables = []
         case "make-store":       // profiling aid: write a 200K-record store to the last argument
             guard let directory = arguments.last, arguments.count > 1 else { print("usage: nedb-bench make-store DIR"); exit(2) }
             try FormatBench.makeStore(count: 200_000, directory: directory)

@@ -278,7 +278,8 @@ public enum Vectors {
     }
 
     /// The checkpoint of the state after `sampleRecords` (plain, uncompressed).
-    static func checkpointFile(compress: Bool = false, key: DataKey? = nil) throws -> (bytes: [UInt8], hash: Hash32, payload: [UInt8]) {
+    static func checkpointFile(compress: Bool = false, key: DataKey? = nil) throws
+        -> (bytes: [UInt8], hash: Hash32, payload: [UInt8], seq: UInt64, chain: Hash32, root: Hash32) {
         let state = try DatabaseState()
         var chain = Hash32.zero
         var tree = InMemoryMerkleTree(hasher: MerkleHasher(.blake2b256))
@@ -293,26 +294,15 @@ public enum Vectors {
                                                   seq: state.lastSeq!, chainHead: chain, root: try tree.rootHash(size: tree.size),
                                                   created: 1_700_000_000_000_000, compress: compress, key: key,
                                                   nonce: key == nil ? nil : (0..<12).map { UInt8(0xC0 + $0) })
-        return (built.bytes, built.hash, payload)
+        return (built.bytes, built.hash, payload, state.lastSeq!, chain, try tree.rootHash(size: tree.size))
     }
 
     static func checkpoint() throws -> JSONValue {
         let dek: [UInt8] = (0..<32).map { UInt8(0x80 + $0) }
         let compressed = try checkpointFile(compress: true)
         let encrypted = try checkpointFile(compress: true, key: DataKey(keyId: 0, fromSeq: 0, key: dek))
-        let state = try DatabaseState()
-        var chain = Hash32.zero
-        var tree = InMemoryMerkleTree(hasher: MerkleHasher(.blake2b256))
-        let hasher = ChainHasher(.blake2b256)
-        for r in sampleRecords() {
-            chain = hasher.chain(previous: chain, type: r.type, body: RecordCodec.encodeBody(r))
-            tree.append(chain)
-            try state.apply(r, chain: chain)
-        }
-        let payload = try SnapshotWriter.encode(state)
-        let built = try CheckpointContainer.build(state: payload, stateVersion: 1, hashAlgorithm: .blake2b256, storeId: storeId,
-                                                  seq: state.lastSeq!, chainHead: chain, root: try tree.rootHash(size: tree.size),
-                                                  created: 1_700_000_000_000_000, compress: false)
+        let built = try checkpointFile()
+        let payload = built.payload
         return .object([
             "description": "the state after the first eleven records of records.json (BLAKE2b), as a checkpoint at seq 10; the same checkpoint zstd-compressed, and compressed then sealed under encryption.json's DEK (key id 0) with checkpoint nonce c0c1…cb",
             "compressed_checkpoint_hex": hex(compressed.bytes),
@@ -324,9 +314,9 @@ public enum Vectors {
             "state_digest": .string(HashAlgorithm.blake2b256.hash(payload).hex),
             "checkpoint_hex": hex(built.bytes),
             "checkpoint_hash": .string(built.hash.hex),
-            "seq": num(state.lastSeq!),
-            "chain": .string(chain.hex),
-            "root": .string(try tree.rootHash(size: tree.size).hex),
+            "seq": num(built.seq),
+            "chain": .string(built.chain.hex),
+            "root": .string(built.root.hex),
         ])
     }
 

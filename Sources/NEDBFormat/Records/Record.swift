@@ -79,3 +79,23 @@ public struct ExtraField: Sendable, Equatable {
     public var value: [UInt8]
     public init(tag: UInt8, value: [UInt8]) { self.tag = tag; self.value = value }
 }
+
+/// Writes a record's ignorable extra fields in tag order, each just before the first known
+/// field with a higher tag (so a re-encoded record keeps its bytes).
+struct ExtraFieldWriter {
+    let extras: [ExtraField]
+    var index = 0
+
+    init(_ fields: [ExtraField]) { extras = fields.count > 1 ? fields.sorted { $0.tag < $1.tag } : fields }
+
+    var pending: Bool { index < extras.count }
+
+    /// Writes the extra fields with tags below `tag` not yet written.
+    mutating func write(below tag: Int, into w: inout ByteWriter) {
+        while index < extras.count, Int(extras[index].tag) < tag {
+            let e = extras[index]
+            w.u8(e.tag); w.uvarint(UInt64(e.value.count)); w.append(e.value)
+            index += 1
+        }
+    }
+}
