@@ -152,6 +152,20 @@ import NEDBState
         #expect(definitions.map(\.kind) == [.eq, .ordered, .search] && definitions[0].droppedSeq == 10)
     }
 
+    /// Data-key rotation adds a DEK from a seq; master-key rotation rewraps every DEK (FORMAT §12.2).
+    @Test func keyRotationVectors() throws {
+        let v = try VectorTests.load("encryption.json")
+        let rotated = try KeyFile.decode(VectorTests.bytes(v["key_file_after_data_key_rotation_hex"]))
+        let ring = try rotated.unwrapAll(tmk: VectorTests.bytes(v["tmk"]))
+        #expect(ring.keys[0]?.key == VectorTests.bytes(v["dek"]) && ring.keys[1]?.key == VectorTests.bytes(v["rotated_dek"]))
+        #expect(ring.keys[1]?.fromSeq == 12 && ring.current?.keyId == 1)
+        let rewrapped = try KeyFile.decode(VectorTests.bytes(v["key_file_after_master_key_rotation_hex"]))
+        #expect(throws: FormatError.self) { try rewrapped.unwrapAll(tmk: VectorTests.bytes(v["tmk"])) }
+        let again = try rewrapped.unwrapAll(tmk: VectorTests.bytes(v["new_tmk"]))
+        #expect(again.keys.mapValues(\.key) == ring.keys.mapValues(\.key))
+        #expect(again.keys.mapValues(\.fromSeq) == ring.keys.mapValues(\.fromSeq))
+    }
+
     @Test func pruningVector() throws {
         let v = try VectorTests.load("pruning.json")
         let body = VectorTests.bytes(v["pruned_body_hex"])

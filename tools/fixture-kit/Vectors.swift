@@ -225,7 +225,21 @@ public enum Vectors {
         let (frame, chain) = Frame.encode(type: .put, body: body, previous: .zero, hasher: ChainHasher(.blake2b256))
         let passphraseKey = try MasterKey(passphrase: "correct horse battery staple", salt: [UInt8](repeating: 7, count: 16),
                                           opsLimit: 1, memLimit: 8192)
+        // Data-key rotation: DEK 1 from seq 12 added (records.json's key_rotation record is seq 12);
+        // then master-key rotation: both DEKs rewrapped under a new TMK, with fixed nonces here.
+        let dek1: [UInt8] = (0..<32).map { UInt8(0xE0 &+ $0) }
+        var rotated = keyFile
+        try rotated.add(dek: dek1, keyId: 1, fromSeq: 12, tmk: tmk, nonce: (0..<12).map { UInt8(0xD0 + $0) })
+        let newTMK: [UInt8] = (0..<32).map { UInt8(0x10 + $0) }
+        var rewrapped = KeyFile(source: .raw, storeId: storeId, salt: [UInt8](repeating: 0, count: 16), opsLimit: 0, memLimit: 0,
+                                tmkCheck: KeyDerivation.tmkCheck(tmk: newTMK, storeId: storeId), keys: [])
+        try rewrapped.add(dek: dek, keyId: 0, fromSeq: 0, tmk: newTMK, nonce: (0..<12).map { UInt8(0xF0 + $0) })
+        try rewrapped.add(dek: dek1, keyId: 1, fromSeq: 12, tmk: newTMK, nonce: (0..<12).map { UInt8(0xF4 + $0) })
         return .object([
+            "rotated_dek": hex(dek1), "rotated_dek_key_id": 1, "rotated_dek_from_seq": 12,
+            "key_file_after_data_key_rotation_hex": hex(rotated.encode()),
+            "new_tmk": hex(newTMK),
+            "key_file_after_master_key_rotation_hex": hex(rewrapped.encode()),
             "store_id": .string(storeId.hex),
             "tmk": hex(tmk),
             "tmk_check": .string(keyFile.tmkCheck.hex),
