@@ -99,4 +99,56 @@ import NEDBStore
         // The broken transaction is not in the verified prefix: it ends before seq 2.
         #expect(try Tools.json(verify.out)["head"]?["seq"]?.numberValue == 1)
     }
+
+    /// Revision 1.0 compaction dropped the transaction mark of the records it pruned: such stores
+    /// still verify, whether the pruned records start a transaction or sit inside one.
+    @Test func legacyPrunedRecordsInsideTransactionsStillVerify() throws {
+        for prunedSeqs in [[1, 2], [2]] as [[UInt64]] {
+            let s = Scratch()
+            let builder = try LogBuilder(options: LogBuilder.Options(storeId: StoreID(bytes: [UInt8](repeating: 7, count: 16))!))
+            func put(_ id: String, _ mark: TransactionMark?) throws {
+                var r = Record(type: .put, seq: 0, time: 0)
+                r.collection = "c"; r.id = id; r.document = JCS.serialize(["v": 1]); r.transaction = mark
+                _ = try builder.append(r)
+            }
+            for id in ["a", "b", "c"] { try put(id, TransactionMark(firstSeq: 1, count: 3)) }
+            try put("a", nil); try put("b", nil)
+            var c = Record(type: .compaction, seq: 0, time: 0)
+            c.retentionSeq = 5; c.prunedCount = UInt64(prunedSeqs.count)
+            _ = try builder.append(c)
+            try builder.write(to: s.sub("db"))
+            let path = try segments(s.sub("db"))[0]
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            for seq in prunedSeqs.reversed() {
+                let frame = try #require(try FileEditsLite.frames(path, bytes).first { $0.seq == seq })
+                var p = Record(type: .pruned, seq: seq, time: builder.records[Int(seq)].time)
+                p.prunedType = .put
+                let body = RecordCodec.encodeBody(p)
+                var w = ByteWriter()
+                w.u32(UInt32(body.count + 1)); w.u32(0); w.u8(RecordType.pruned.rawValue); w.append(body)
+                w.append(Array(bytes[(frame.offset + frame.length - 32)..<(frame.offset + frame.length)]))
+                var forged = w.bytes
+                let crc = forged.withUnsafeBytes { Frame.crc32(frame: $0) }
+                forged.replaceSubrange(4..<8, with: withUnsafeBytes(of: crc.littleEndian) { Array($0) })
+                bytes.replaceSubrange(frame.offset..<(frame.offset + frame.length), with: forged)
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let verify = try Tools.run("nedb-verify", [s.sub("db"), "--json"])
+            #expect(verify.code == 0, "pruned \(prunedSeqs): \(verify.out)")
+            #expect(verify.out.contains("legacy form"))
+        }
+    }
+}
+
+/// Frame offsets of a plain segment's bytes (what FileEdits does for the fixtures).
+enum FileEditsLite {
+    static func frames(_ path: String, _ bytes: [UInt8]) throws -> [(offset: Int, seq: UInt64, length: Int)] {
+        let segment = try SegmentFile.open(fs: PosixFileSystem(), path: path)
+        var scanner = segment.scanner()
+        var out: [(Int, UInt64, Int)] = []
+        while let event = try scanner.next() {
+            if case let .record(frame) = event { out.append((Int(frame.offset), frame.seq, frame.view.frameLength)) }
+        }
+        return out
+    }
 }

@@ -83,6 +83,8 @@ extension StoreVerifier {
         var bytesSinceReport: UInt64 = 0
         /// The transaction being read (§3.6): its mark, where it starts, and the clean prefix before it.
         var openTransaction: (mark: TransactionMark, at: Location, countBefore: UInt64, chainBefore: Hash32?)? = nil
+        /// Consecutive legacy pruned records just read (they lost their transaction marks).
+        var legacyRun: (seq: UInt64, countBefore: UInt64, chainBefore: Hash32?, at: Location)? = nil
         func decomposition(upTo end: UInt64) -> [(level: Int, hash: Hash32)] {
             if buildLevels { levels.catchUp() }
             return (buildLevels ? levels : storedLevels ?? levels).decomposition(upTo: end)
@@ -167,24 +169,38 @@ extension StoreVerifier {
                 let mark = frame.buffer.withUnsafeBytes { raw in
                     StructureCheck.transactionMark(body: UnsafeRawBufferPointer(rebasing: raw[frame.view.bodyRange]))
                 }
-                if let open = openTransaction, mark != open.mark {
-                    problem(.malformed(at, detail: "transaction of \(open.mark.count) records from seq \(open.mark.firstSeq) ends after \(frame.seq - open.mark.firstSeq) of them"))
-                    // Not a whole transaction: none of it is in the verified prefix.
-                    if result.cleanCount > open.countBefore {
-                        result.cleanCount = open.countBefore
-                        result.cleanChain = open.countBefore > 0 ? open.chainBefore : nil
-                        result.cleanDecomposition = decomposition(upTo: header.firstSeq + open.countBefore)
+                // Revision 1.0 compaction dropped the mark of the records it pruned (§3.7): a
+                // legacy pruned record counts as whatever member of a transaction it replaced.
+                let legacyPruned = frame.view.type == .pruned && mark == nil
+                    && result.prunedRecords.last.map { $0.record.seq == frame.seq && $0.record.prunedBy == nil } == true
+                if legacyPruned {
+                    if let open = openTransaction, frame.seq == open.mark.firstSeq &+ UInt64(open.mark.count) &- 1 { openTransaction = nil }
+                    if legacyRun == nil { legacyRun = (frame.seq, result.records, result.lastChain, at) }
+                } else {
+                    if let open = openTransaction, mark != open.mark {
+                        problem(.malformed(at, detail: "transaction of \(open.mark.count) records from seq \(open.mark.firstSeq) ends after \(frame.seq - open.mark.firstSeq) of them"))
+                        // Not a whole transaction: none of it is in the verified prefix.
+                        if result.cleanCount > open.countBefore {
+                            result.cleanCount = open.countBefore
+                            result.cleanChain = open.countBefore > 0 ? open.chainBefore : nil
+                            result.cleanDecomposition = decomposition(upTo: header.firstSeq + open.countBefore)
+                        }
+                        openTransaction = nil
                     }
-                    openTransaction = nil
-                }
-                if let open = openTransaction {
-                    if frame.seq == open.mark.firstSeq &+ UInt64(open.mark.count) &- 1 { openTransaction = nil }
-                } else if let mark {
-                    if mark.firstSeq != frame.seq {
-                        problem(.malformed(at, detail: "record \(frame.seq) is marked as part of the transaction from seq \(mark.firstSeq), which does not start there"))
-                    } else if mark.count > 1 {
-                        openTransaction = (mark, at, result.records, result.lastChain)
+                    if let open = openTransaction {
+                        if frame.seq == open.mark.firstSeq &+ UInt64(open.mark.count) &- 1 { openTransaction = nil }
+                    } else if let mark {
+                        let last = mark.firstSeq &+ UInt64(mark.count) &- 1
+                        if mark.firstSeq == frame.seq {
+                            if mark.count > 1 { openTransaction = (mark, at, result.records, result.lastChain) }
+                        } else if let run = legacyRun, mark.firstSeq >= run.seq, mark.firstSeq < frame.seq, frame.seq <= last {
+                            // Its first records were pruned under revision 1.0.
+                            if frame.seq < last { openTransaction = (mark, run.at, run.countBefore, run.chainBefore) }
+                        } else {
+                            problem(.malformed(at, detail: "record \(frame.seq) is marked as part of the transaction from seq \(mark.firstSeq), which does not start there"))
+                        }
                     }
+                    legacyRun = nil
                 }
                 if contiguous {
                     offsets.append(frame.offset)
