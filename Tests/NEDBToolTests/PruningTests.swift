@@ -154,6 +154,10 @@ import NEDBState
             #expect(verify.code == 1, "\(expected): \(verify.out)")
             let details = try Tools.json(verify.out)["issues"]?.arrayValue?.compactMap { $0["message"]?.stringValue } ?? []
             #expect(details.contains { $0.contains(expected) }, "\(expected): \(details)")
+            // The verified prefix ends before the segment holding the forged record.
+            // (Compaction merged everything into segment 0 here, so nothing is vouched for.)
+            let head = try Tools.json(verify.out)["head"]?["seq"]?.numberValue
+            #expect(head.map { $0 < Double(victim.seq) } ?? true, "\(expected): head \(head ?? -1)")
             // Reads refuse too: the forged record would otherwise hide u19's value.
             #expect(try Tools.run("nedb", ["get", copy.sub("db"), "users", "u19"]).code == 3)
         }

@@ -25,6 +25,7 @@ struct PruningCheck {
         let legacyRetention = compactions.filter { $0.record.prunedSet == nil }.compactMap(\.record.retentionSeq).max()
         var legacy: [(record: Record, at: Location)] = []
         var named: [UInt64: [UInt64]] = [:]
+        var firstNamed: [UInt64: Location] = [:]
         for (p, at) in pruned {
             guard let by = p.prunedBy else {
                 if let r = legacyRetention, p.seq <= r { legacy.append((p, at)) } else {
@@ -33,6 +34,7 @@ struct PruningCheck {
                 continue
             }
             named[by, default: []].append(p.seq)
+            if firstNamed[by] == nil { firstNamed[by] = at }
             guard let c = bySeq[by], let retention = c.record.retentionSeq, c.record.prunedSet != nil else {
                 issues.append(.malformed(at, detail: "pruned record \(p.seq) names record \(by) as the compaction that pruned it, which is not a compaction record with a pruned set"))
                 continue
@@ -48,7 +50,7 @@ struct PruningCheck {
             let seqs = named[c.record.seq] ?? []
             if seqs.isEmpty { continue }
             if UInt64(seqs.count) != c.record.prunedCount || KeyDerivation.prunedSet(seqs) != set {
-                issues.append(.malformed(c.at, detail: "\(seqs.count) records are pruned in the name of compaction record \(c.record.seq), which commits to another set (\(c.record.prunedCount ?? 0) records, pruned_set \(set.hex)): a record was pruned that it did not prune"))
+                issues.append(.malformed(firstNamed[c.record.seq] ?? c.at, detail: "\(seqs.count) records are pruned in the name of compaction record \(c.record.seq), which commits to another set (\(c.record.prunedCount ?? 0) records, pruned_set \(set.hex)): a record was pruned that it did not prune"))
             }
         }
         if !legacy.isEmpty {

@@ -64,7 +64,11 @@ public enum StoreVerifier {
                 }
             }.map(\.element)
         let joined = join(checks, options: options, issues: &issues, report: &report)
-        checkPruning(checks, report: report, options: options, fs: fs, issues: &issues, notes: &report.notes)
+        // A pruned record the rule does not vouch for: nothing in its segment is vouched for.
+        var pruningIssues: [FormatError] = []
+        checkPruning(checks, report: report, options: options, fs: fs, issues: &pruningIssues, notes: &report.notes)
+        issues.append(contentsOf: pruningIssues)
+        capHead(&report, at: pruningIssues, checks: checks, joined: joined, ids: ["malformed"])
         // What MANIFEST, REPLAY and the checkpoints say the log reached.
         let witnesses = report.storeId.map { witnessFiles.belonging(to: $0) } ?? WitnessReading()
         let lastSeq = checks.compactMap(\.lastSeq).max()
@@ -377,8 +381,9 @@ public enum StoreVerifier {
     /// A witness that recorded another chain hash at seq S than the log has shows the log was
     /// rewritten somewhere up to S; nothing in S's segment is vouched for then, so the verified
     /// prefix ends before that segment (whose start its header links to the one before).
-    static func capHead(_ report: inout VerifyReport, at witnessIssues: [FormatError], checks: [SegmentCheck], joined: Joined) {
-        for issue in witnessIssues where issue.id == "chain_break" || issue.id == "checkpoint_mismatch" {
+    static func capHead(_ report: inout VerifyReport, at witnessIssues: [FormatError], checks: [SegmentCheck], joined: Joined,
+                        ids: Set<String> = ["chain_break", "checkpoint_mismatch"]) {
+        for issue in witnessIssues where ids.contains(issue.id) {
             guard let seq = issue.location.seq,
                   let i = checks.firstIndex(where: { c in (c.header?.firstSeq ?? .max) <= seq && seq <= (c.lastSeq ?? 0) }),
                   let header = checks[i].header, let head = report.head, head.seq >= header.firstSeq else { continue }
