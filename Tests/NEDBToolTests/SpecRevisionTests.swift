@@ -138,6 +138,40 @@ import NEDBStore
             #expect(verify.out.contains("legacy form"))
         }
     }
+
+    /// The replay rules of §3.6, checked by nedb-verify when it decodes records (--documents or a
+    /// key): a nonce not above the client's last, an idempotency key logged twice outside one
+    /// transaction; several records of one transaction may share a key.
+    @Test func replayRulesAreCheckedWhenRecordsAreDecoded() throws {
+        func store(_ s: Scratch, _ edit: (inout [Record]) -> Void) throws -> String {
+            let builder = try LogBuilder(options: LogBuilder.Options(storeId: StoreID(bytes: [UInt8](repeating: 5, count: 16))!))
+            var records: [Record] = (0..<4).map { i in
+                var r = Record(type: .put, seq: 0, time: 0)
+                r.collection = "c"; r.id = "i\(i)"; r.document = JCS.serialize(["v": .number(Double(i))])
+                r.client = "app"; r.nonce = UInt64(10 + i)
+                return r
+            }
+            // Records 3 and 4 (seqs) form a transaction sharing one idempotency key: allowed.
+            records[2].transaction = TransactionMark(firstSeq: 3, count: 2); records[2].idempotencyKey = "pair"
+            records[3].transaction = TransactionMark(firstSeq: 3, count: 2); records[3].idempotencyKey = "pair"
+            edit(&records)
+            for r in records { _ = try builder.append(r) }
+            try builder.write(to: s.sub("db"))
+            return s.sub("db")
+        }
+        let scratches = (Scratch(), Scratch(), Scratch())     // kept alive: a Scratch removes its directory
+        let good = try store(scratches.0) { _ in }
+        let ok = try Tools.run("nedb-verify", [good, "--documents"])
+        #expect(ok.code == 0, "\(ok.out) \(ok.err)")
+        let staleNonce = try store(scratches.1) { $0[1].nonce = 10 }
+        let stale = try Tools.run("nedb-verify", [staleNonce, "--documents"])
+        #expect(stale.code == 1 && stale.out.contains("is not above its nonce 10"), "\(stale.out)")
+        // Without decoding the records (no --documents) the rule is not checked, and nothing is claimed.
+        #expect(try Tools.run("nedb-verify", [staleNonce]).code == 0)
+        let repeatedKey = try store(scratches.2) { $0[0].idempotencyKey = "pair" }
+        let repeated = try Tools.run("nedb-verify", [repeatedKey, "--documents"])
+        #expect(repeated.code == 1 && repeated.out.contains("was logged before, at seq 1"), "\(repeated.out)")
+    }
 }
 
 /// Frame offsets of a plain segment's bytes (what FileEdits does for the fixtures).

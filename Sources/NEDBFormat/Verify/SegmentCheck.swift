@@ -19,6 +19,9 @@ struct SegmentCheck: Sendable {
     var pruned: UInt64 = 0
     var genesis: Record?
     var compaction: [Record] = []
+    /// The replay-protection fields of the records decoded (plaintext or opened), in seq order,
+    /// checked across segments by `StoreVerifier.checkReplayRules` (§3.6).
+    var replayFields: [ReplayFields] = []
     /// A transaction still open at the end of the segment: where it starts.
     var incompleteTransaction: Location?
     /// Pruned records, decoded, with where they are (checked against the pruning rule, §3.7).
@@ -164,6 +167,7 @@ extension StoreVerifier {
                     if let g = found.genesis { result.genesis = g }
                     if let c = found.compaction { result.compaction.append(c) }
                     if let p = found.pruned { result.prunedRecords.append((p, at)) }
+                    if let r = found.replay { result.replayFields.append(r) }
                     for p in found.problems { problem(p) }
                 }
                 let mark = frame.buffer.withUnsafeBytes { raw in
@@ -314,6 +318,7 @@ extension StoreVerifier {
         var genesis: Record?
         var compaction: Record?
         var pruned: Record?
+        var replay: ReplayFields?
         var problems: [FormatError] = []
     }
 
@@ -346,6 +351,10 @@ extension StoreVerifier {
             found.problems.append(.malformed(at, detail: "sealed record in a segment not marked encrypted"))
         } else if !record.isSealed && header.encrypted && record.type.isSealedWhenEncrypted {
             found.problems.append(.malformed(at, detail: "\(record.type) record is not sealed in an encrypted store"))
+        }
+        if !record.isSealed, record.client != nil || record.idempotencyKey != nil {
+            found.replay = ReplayFields(seq: record.seq, at: at, client: record.client, nonce: record.nonce,
+                                        idempotencyKey: record.idempotencyKey, transaction: record.transaction?.firstSeq)
         }
         return found
     }
@@ -400,4 +409,15 @@ final class ProgressCounter: @unchecked Sendable {
         let now = mutex.locked { done += n; return done }
         callback(now, total)
     }
+}
+
+/// What the replay rules (§3.6) need of a record.
+struct ReplayFields: Sendable {
+    var seq: UInt64
+    var at: Location
+    var client: String?
+    var nonce: UInt64?
+    var idempotencyKey: String?
+    /// The first seq of the record's transaction, if it is in one.
+    var transaction: UInt64?
 }

@@ -69,6 +69,7 @@ public enum StoreVerifier {
         checkPruning(checks, report: report, options: options, fs: fs, issues: &pruningIssues, notes: &report.notes)
         issues.append(contentsOf: pruningIssues)
         capHead(&report, at: pruningIssues, checks: checks, joined: joined, ids: ["malformed"])
+        issues.append(contentsOf: checkReplayRules(checks))
         // What MANIFEST, REPLAY and the checkpoints say the log reached.
         let witnesses = report.storeId.map { witnessFiles.belonging(to: $0) } ?? WitnessReading()
         let lastSeq = checks.compactMap(\.lastSeq).max()
@@ -339,6 +340,33 @@ public enum StoreVerifier {
         let found = check.run { seqs in readRecords(seqs, checks: checks, fs: fs, keyring: options.keyring) }
         issues.append(contentsOf: found.issues)
         notes.append(contentsOf: found.notes)
+    }
+
+    /// The writer's replay rules (§3.6), over the records this verification decoded (all of them
+    /// with `--documents` or a key): nonces rise per client, an idempotency key is logged once
+    /// (several records of one transaction may carry it).
+    static func checkReplayRules(_ checks: [SegmentCheck]) -> [FormatError] {
+        var issues: [FormatError] = []
+        var lastNonce: [String: (nonce: UInt64, seq: UInt64)] = [:]
+        var firstKey: [String: (seq: UInt64, transaction: UInt64?)] = [:]
+        for r in checks.flatMap(\.replayFields) {
+            if let client = r.client, let nonce = r.nonce {
+                if let last = lastNonce[client], nonce <= last.nonce {
+                    issues.append(.malformed(r.at, detail: "nonce \(nonce) of client \(client) is not above its nonce \(last.nonce) at seq \(last.seq)"))
+                }
+                lastNonce[client] = (max(nonce, lastNonce[client]?.nonce ?? 0), r.seq)
+            }
+            if let key = r.idempotencyKey {
+                if let first = firstKey[key] {
+                    if first.transaction == nil || first.transaction != r.transaction {
+                        issues.append(.malformed(r.at, detail: "idempotency key \(key.debugDescription) was logged before, at seq \(first.seq)"))
+                    }
+                } else {
+                    firstKey[key] = (r.seq, r.transaction)
+                }
+            }
+        }
+        return issues
     }
 
     /// The records with these seqs, decoded (and opened, with a key), from the segments holding them.
