@@ -195,7 +195,8 @@ open class Reader: @unchecked Sendable {
             valid = t
         }
         let point = ReadPoint(asOf: min(asOf ?? seq, seq), validAt: valid)
-        if point.asOf < stateLock.reading({ state.historyFrom }) {
+        // Only an explicit AS OF can fall below a retention point (the head is always above it).
+        if asOf != nil, point.asOf < stateLock.reading({ state.historyFrom }) {
             throw .invalid(stateLock.reading { state.prunedHistoryMessage(point.asOf) })
         }
         return point

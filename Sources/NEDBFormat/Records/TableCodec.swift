@@ -1,10 +1,10 @@
 /// The table-driven codec (`FieldTag.kind`, `Record.value(_:)`, `Record.set(_:_:)`): the reference
 /// that the hand-written fast paths of `RecordCodec` are tested against (FieldTableTests), so the
 /// field table and the codec cannot drift. Slower (a value enum per field), so not on the hot path.
-public enum TableCodec {
+enum TableCodec {
     /// Writes the fields of `record` whose tag passes `include`, in ascending tag order (the
     /// table's order), interleaving ignorable extra fields at their tag positions.
-    public static func encodeFields(_ r: Record, into w: inout ByteWriter, include: (FieldTag) -> Bool) {
+    static func encodeFields(_ r: Record, into w: inout ByteWriter, include: (FieldTag) -> Bool) {
         var extras = ExtraFieldWriter(r.extraFields)
         for tag in FieldTag.ordered {
             guard let value = r.value(tag), include(tag) else { continue }
@@ -27,7 +27,7 @@ public enum TableCodec {
     }
 
     /// Decodes one field value by the table into `r` (the reference for `RecordCodec`'s decoding).
-    public static func assign(_ tag: FieldTag, _ v: ArraySlice<UInt8>, to r: inout Record, checkCanonicalDocuments: Bool = true,
+    static func assign(_ tag: FieldTag, _ v: ArraySlice<UInt8>, to r: inout Record, checkCanonicalDocuments: Bool = true,
                               fail: (String) -> FormatError) throws(FormatError) {
         try assign(tag, v, to: &r, fail: fail, options: RecordCodec.Options(checkCanonicalDocuments: checkCanonicalDocuments))
     }
@@ -68,7 +68,7 @@ public enum TableCodec {
     }
 
     /// The presence mask by the table.
-    public static func presentMask(_ r: Record) -> UInt64 {
+    static func presentMask(_ r: Record) -> UInt64 {
         var m: UInt64 = 0
         for tag in FieldTag.ordered where r.value(tag) != nil { m |= 1 << UInt64(tag.rawValue & 0x3F) }
         return m

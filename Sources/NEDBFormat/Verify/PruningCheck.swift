@@ -12,7 +12,6 @@ struct PruningCheck {
     var compactions: [Compaction]
     var storeId: StoreID
     var encrypted: Bool
-    var algorithm: HashAlgorithm
     var keyring: Keyring?
 
     /// Problems (`malformed`) and notes (what could not be checked, and why).

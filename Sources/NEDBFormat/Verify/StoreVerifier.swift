@@ -333,10 +333,10 @@ public enum StoreVerifier {
     static func checkPruning(_ checks: [SegmentCheck], report: VerifyReport, options: VerifyOptions, fs: FileSystem,
                              issues: inout [FormatError], notes: inout [FormatError]) {
         let pruned = checks.flatMap(\.prunedRecords)
-        guard !pruned.isEmpty, let storeId = report.storeId, let algorithm = report.hashAlgorithm else { return }
+        guard !pruned.isEmpty, let storeId = report.storeId else { return }
         let compactions = checks.flatMap { c in c.compaction.map { PruningCheck.Compaction(record: $0, at: Location(file: c.path, seq: $0.seq)) } }
         let check = PruningCheck(pruned: pruned, compactions: compactions, storeId: storeId, encrypted: report.encrypted,
-                                 algorithm: algorithm, keyring: options.keyring)
+                                 keyring: options.keyring)
         let found = check.run { seqs in readRecords(seqs, checks: checks, fs: fs, keyring: options.keyring) }
         issues.append(contentsOf: found.issues)
         notes.append(contentsOf: found.notes)
