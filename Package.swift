@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "NEDBFormatTests", dependencies: ["NEDBFormat", "NEDBState", "NEDBFixtureKit"]),
         .testTarget(name: "NEDBStoreTests", dependencies: ["NEDBStore"]),
         .testTarget(name: "NEDBStateTests", dependencies: ["NEDBState"]),
-        .testTarget(name: "NEDBToolTests", dependencies: ["NEDB"]),
+        .testTarget(name: "NEDBToolTests", dependencies: ["NEDB", "NEDBFixtureKit"]),
         .testTarget(name: "NEDBEngineTests", dependencies: ["NEDB"]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import NEDBFormat
 import NEDBStore
+import NEDBFixtureKit
 
 /// What FORMAT revision 1.1 settled that 1.0 left open (spec/FORMAT.md Appendix C), each checked
 /// on real files.
@@ -120,7 +121,7 @@ import NEDBStore
             let path = try segments(s.sub("db"))[0]
             var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
             for seq in prunedSeqs.reversed() {
-                let frame = try #require(try FileEditsLite.frames(path, bytes).first { $0.seq == seq })
+                let frame = try #require(try FileEdits.frames(in: path).first { $0.seq == seq })
                 var p = Record(type: .pruned, seq: seq, time: builder.records[Int(seq)].time)
                 p.prunedType = .put
                 let body = RecordCodec.encodeBody(p)
@@ -171,18 +172,5 @@ import NEDBStore
         let repeatedKey = try store(scratches.2) { $0[0].idempotencyKey = "pair" }
         let repeated = try Tools.run("nedb-verify", [repeatedKey, "--documents"])
         #expect(repeated.code == 1 && repeated.out.contains("was logged before, at seq 1"), "\(repeated.out)")
-    }
-}
-
-/// Frame offsets of a plain segment's bytes (what FileEdits does for the fixtures).
-enum FileEditsLite {
-    static func frames(_ path: String, _ bytes: [UInt8]) throws -> [(offset: Int, seq: UInt64, length: Int)] {
-        let segment = try SegmentFile.open(fs: PosixFileSystem(), path: path)
-        var scanner = segment.scanner()
-        var out: [(Int, UInt64, Int)] = []
-        while let event = try scanner.next() {
-            if case let .record(frame) = event { out.append((Int(frame.offset), frame.seq, frame.view.frameLength)) }
-        }
-        return out
     }
 }
