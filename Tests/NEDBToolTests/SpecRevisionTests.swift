@@ -173,4 +173,40 @@ import NEDBFixtureKit
         let repeated = try Tools.run("nedb-verify", [repeatedKey, "--documents"])
         #expect(repeated.code == 1 && repeated.out.contains("was logged before, at seq 1"), "\(repeated.out)")
     }
+
+    /// Pruning's third rule (FORMAT §3.7): a version named as a cause is never pruned; a pruned
+    /// record that some record names in caused_by is malformed (checked when records are decoded).
+    @Test func aPrunedCauseIsMalformed() throws {
+        let s = Scratch()
+        let storeId = StoreID(bytes: [UInt8](repeating: 3, count: 16))!
+        let builder = try LogBuilder(options: LogBuilder.Options(storeId: storeId))
+        for (id, causes) in [("a", []), ("a", []), ("b", [1])] as [(String, [UInt64])] {
+            var r = Record(type: .put, seq: 0, time: 0)
+            r.collection = "users"; r.id = id; r.document = JCS.serialize(["v": 1]); r.causedBy = causes
+            _ = try builder.append(r)
+        }
+        var c = Record(type: .compaction, seq: 0, time: 0)
+        c.retentionSeq = 3; c.prunedCount = 1; c.prunedSet = KeyDerivation.prunedSet([1])
+        _ = try builder.append(c)
+        try builder.write(to: s.sub("db"))
+        let path = try segments(s.sub("db"))[0]
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let frame = try #require(try FileEdits.frames(in: path).first { $0.seq == 1 })
+        var p = Record(type: .pruned, seq: 1, time: builder.records[1].time)
+        p.prunedType = .put; p.supersededBy = 2; p.prunedBy = 4; p.prunedFlags = 1
+        p.keyDigest = KeyDerivation.prunedKeyDigest(key: try #require(KeyDerivation.prunedDigestKey(storeId: storeId, encrypted: false, keyring: nil)),
+                                                   collection: "users", id: "a")
+        let body = RecordCodec.encodeBody(p)
+        var w = ByteWriter()
+        w.u32(UInt32(body.count + 1)); w.u32(0); w.u8(RecordType.pruned.rawValue); w.append(body)
+        w.append(Array(bytes[(frame.offset + frame.length - 32)..<(frame.offset + frame.length)]))
+        var forged = w.bytes
+        FileEdits.fixCRC(&forged, frameAt: 0)
+        bytes.replaceSubrange(frame.offset..<(frame.offset + frame.length), with: forged)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        // Rules 1–2 and the set hold; only the cause gives it away, once records are decoded.
+        #expect(try Tools.run("nedb-verify", [s.sub("db")]).code == 0)
+        let decoded = try Tools.run("nedb-verify", [s.sub("db"), "--documents"])
+        #expect(decoded.code == 1 && decoded.out.contains("names seq 1 as a cause"), "\(decoded.out)")
+    }
 }

@@ -352,9 +352,10 @@ extension StoreVerifier {
         } else if !record.isSealed && header.encrypted && record.type.isSealedWhenEncrypted {
             found.problems.append(.malformed(at, detail: "\(record.type) record is not sealed in an encrypted store"))
         }
-        if !record.isSealed, record.client != nil || record.idempotencyKey != nil {
+        if !record.isSealed, record.client != nil || record.idempotencyKey != nil || !record.causedBy.isEmpty {
             found.replay = ReplayFields(seq: record.seq, at: at, client: record.client, nonce: record.nonce,
-                                        idempotencyKey: record.idempotencyKey, transaction: record.transaction?.firstSeq)
+                                        idempotencyKey: record.idempotencyKey, transaction: record.transaction?.firstSeq,
+                                        causedBy: record.causedBy)
         }
         return found
     }
@@ -420,4 +421,6 @@ struct ReplayFields: Sendable {
     var idempotencyKey: String?
     /// The first seq of the record's transaction, if it is in one.
     var transaction: UInt64?
+    /// Its causes (a pruned version must not be one, §3.7).
+    var causedBy: [UInt64] = []
 }

@@ -347,9 +347,14 @@ public enum StoreVerifier {
     /// (several records of one transaction may carry it).
     static func checkReplayRules(_ checks: [SegmentCheck]) -> [FormatError] {
         var issues: [FormatError] = []
+        // Pruning's third rule (§3.7): no record names a version compaction pruned as its cause.
+        let pruned = Set(checks.flatMap { $0.prunedRecords.map(\.record.seq) })
         var lastNonce: [String: (nonce: UInt64, seq: UInt64)] = [:]
         var firstKey: [String: (seq: UInt64, transaction: UInt64?)] = [:]
         for r in checks.flatMap(\.replayFields) {
+            if !pruned.isEmpty, let cause = r.causedBy.first(where: { pruned.contains($0) }) {
+                issues.append(.malformed(r.at, detail: "record \(r.seq) names seq \(cause) as a cause, but compaction pruned that record"))
+            }
             if let client = r.client, let nonce = r.nonce {
                 if let last = lastNonce[client], nonce <= last.nonce {
                     issues.append(.malformed(r.at, detail: "nonce \(nonce) of client \(client) is not above its nonce \(last.nonce) at seq \(last.seq)"))
