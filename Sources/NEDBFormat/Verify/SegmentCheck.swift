@@ -44,11 +44,11 @@ struct SegmentCheck: Sendable {
 extension StoreVerifier {
     /// Scans and checks one segment file.
     static func checkSegment(path: String, options: VerifyOptions, fs: FileSystem,
-                             checkpointSeqs: Set<UInt64>, progress: ProgressCounter) -> SegmentCheck {
+                             checkpointSeqs: Set<UInt64>, progress: ProgressCounter, limitSize: UInt64? = nil) -> SegmentCheck {
         var result = SegmentCheck(name: PathUtil.lastComponent(path), path: path)
         let segment: SegmentFile
         do {
-            segment = try SegmentFile.open(fs: fs, path: path)
+            segment = try SegmentFile.open(fs: fs, path: path, limitSize: limitSize)
         } catch {
             result.issues.append(error)
             if let f = try? fs.openForReading(path) { result.fileSize = (try? f.size()) ?? 0; f.close() }

@@ -116,17 +116,32 @@ public enum StoreVerifier {
         func endsTorn(_ c: SegmentCheck) -> Bool {
             !c.sealed && ((c.damages.last?.reachesEnd ?? false) || !c.issues.isEmpty || c.incompleteTransaction != nil)
         }
+        // Bytes appended after the first scan are not part of this verification (as a segment
+        // created after the listing is not): rescans read the same range, whose frames a writer
+        // may still have been filling in (a reader sees its bytes in address order, not in the
+        // order they were stored).
+        let listed = checks[i].fileSize
         var attempts = 0
-        while endsTorn(checks[i]) && attempts < 5 {
+        while endsTorn(checks[i]) && attempts < 8 {
             attempts += 1
             usleep(UInt32(2_000 * attempts))
-            let again = checkSegment(path: checks[i].path, options: options, fs: fs, checkpointSeqs: checkpointSeqs,
-                                     progress: ProgressCounter(total: 0, callback: nil))
-            let same = again.fileSize == checks[i].fileSize && again.damages == checks[i].damages && again.records == checks[i].records
-                && again.issues == checks[i].issues
+            var again = checkSegment(path: checks[i].path, options: options, fs: fs, checkpointSeqs: checkpointSeqs,
+                                     progress: ProgressCounter(total: 0, callback: nil), limitSize: listed)
+            // A frame cut by that limit goes on in the file: the end of what was listed, not a torn tail.
+            if let last = again.damages.last, last.reachesEnd, fileSize(checks[i].path, fs) > listed {
+                again.damages.removeLast()
+            }
+            if again.incompleteTransaction != nil, fileSize(checks[i].path, fs) > listed { again.incompleteTransaction = nil }
+            let same = again.damages == checks[i].damages && again.records == checks[i].records && again.issues == checks[i].issues
             checks[i] = again
             if same { break }
         }
+    }
+
+    static func fileSize(_ path: String, _ fs: FileSystem) -> UInt64 {
+        guard let f = try? fs.openForReading(path) else { return 0 }
+        defer { f.close() }
+        return (try? f.size()) ?? 0
     }
 
     static func runParallel(paths: [String], options: VerifyOptions, fs: FileSystem, checkpointSeqs: Set<UInt64>,
