@@ -96,7 +96,7 @@ public enum Compaction {
             try store.rotate()      // the active segment is sealed too, so every segment can be rewritten
             try store.close()       // the lock stays held
             let names = try layout.segmentNames(fs: fs)
-            let bytesBefore = names.reduce(UInt64(0)) { $0 + size(PathUtil.join(layout.segments, $1), fs) }
+            let bytesBefore = names.reduce(UInt64(0)) { $0 + fs.sizeOrZero(PathUtil.join(layout.segments, $1)) }
             guard let activeName = names.last else { throw MaintenanceError.failed("\(layout.segments): no segments after sealing") }
             let groups = try group(Array(names.dropLast()), options: options, layout: layout)
             try rewrite(groups: groups, activeName: activeName, prune: prune, prunedBy: compactionSeq, compress: options.compress,
@@ -121,12 +121,6 @@ public enum Compaction {
         so.create = false
         so.fileSystem = options.fileSystem
         return so
-    }
-
-    static func size(_ path: String, _ fs: FileSystem) -> UInt64 {
-        guard let f = try? fs.openForReading(path) else { return 0 }
-        defer { f.close() }
-        return (try? f.size()) ?? 0
     }
 
     /// Compaction rewrites only a store that verifies (derived files may be stale).
@@ -176,7 +170,7 @@ public enum Compaction {
     static func group(_ names: [String], options: Options, layout: StoreLayout) throws -> [(names: [String], bytes: UInt64)] {
         var groups: [(names: [String], bytes: UInt64)] = []
         for name in names {
-            let bytes = size(PathUtil.join(layout.segments, name), options.fileSystem)
+            let bytes = options.fileSystem.sizeOrZero(PathUtil.join(layout.segments, name))
             if let last = groups.last, last.bytes + bytes <= options.targetSegmentBytes {
                 groups[groups.count - 1] = (last.names + [name], last.bytes + bytes)
             } else {

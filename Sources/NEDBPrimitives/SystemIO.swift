@@ -369,3 +369,13 @@ public final class PosixFile: WritableFile, @unchecked Sendable {
         }
     }
 }
+
+extension FileSystem {
+    /// The size of the file at `path`, 0 when it cannot be opened or sized (for reports and
+    /// bounds that treat an unreadable file as empty; opening it reports the real error).
+    public func sizeOrZero(_ path: String) -> UInt64 {
+        guard let f = try? openForReading(path) else { return 0 }
+        defer { f.close() }
+        return (try? f.size()) ?? 0
+    }
+}

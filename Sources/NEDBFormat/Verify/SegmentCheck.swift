@@ -51,7 +51,7 @@ extension StoreVerifier {
             segment = try SegmentFile.open(fs: fs, path: path, limitSize: limitSize)
         } catch {
             result.issues.append(error)
-            if let f = try? fs.openForReading(path) { result.fileSize = (try? f.size()) ?? 0; f.close() }
+            result.fileSize = fs.sizeOrZero(path)
             return result
         }
         result.fileSize = segment.size

@@ -47,10 +47,7 @@ public enum StoreVerifier {
         }
         let checkpointSeqs = Set(checkpointFiles.map(\.header.seq)).union(witnessFiles.witnesses.map(\.seq))
         let paths = names.map { PathUtil.join(layout.segments, $0) }
-        var total: UInt64 = 0
-        for path in paths {
-            if let f = try? fs.openForReading(path) { total += (try? f.size()) ?? 0; f.close() }
-        }
+        let total = paths.reduce(UInt64(0)) { $0 + fs.sizeOrZero($1) }
         let progress = ProgressCounter(total: total, callback: options.progress)
         // Join in log order: by the segment number in each header (a file whose name disagrees
         // with its header was reported as reordered by its own check).
@@ -127,21 +124,16 @@ public enum StoreVerifier {
             usleep(UInt32(2_000 * attempts))
             var again = checkSegment(path: checks[i].path, options: options, fs: fs, checkpointSeqs: checkpointSeqs,
                                      progress: ProgressCounter(total: 0, callback: nil), limitSize: listed)
-            // A frame cut by that limit goes on in the file: the end of what was listed, not a torn tail.
-            if let last = again.damages.last, last.reachesEnd, fileSize(checks[i].path, fs) > listed {
-                again.damages.removeLast()
+            // A frame or transaction cut by that limit goes on in the file: the end of what was
+            // listed, not a torn tail.
+            if fs.sizeOrZero(checks[i].path) > listed {
+                if let last = again.damages.last, last.reachesEnd { again.damages.removeLast() }
+                again.incompleteTransaction = nil
             }
-            if again.incompleteTransaction != nil, fileSize(checks[i].path, fs) > listed { again.incompleteTransaction = nil }
             let same = again.damages == checks[i].damages && again.records == checks[i].records && again.issues == checks[i].issues
             checks[i] = again
             if same { break }
         }
-    }
-
-    static func fileSize(_ path: String, _ fs: FileSystem) -> UInt64 {
-        guard let f = try? fs.openForReading(path) else { return 0 }
-        defer { f.close() }
-        return (try? f.size()) ?? 0
     }
 
     static func runParallel(paths: [String], options: VerifyOptions, fs: FileSystem, checkpointSeqs: Set<UInt64>,
